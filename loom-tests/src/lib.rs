@@ -1,0 +1,1 @@
+//! loom models of the scheduler and MVMemory. Run with `RUSTFLAGS="--cfg loom"`.

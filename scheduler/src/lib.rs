@@ -1,0 +1,521 @@
+//! The collaborative scheduler of Block-STM, with a rolling commit.
+//!
+//! Worker threads ask the scheduler for the next task — execute a transaction, or validate
+//! one that has executed — and report back when it is done. Two shared counters,
+//! `execution_idx` and `validation_idx`, sweep the block in order; aborts and re-executions
+//! pull them back down (`decrease_cnt` counts those pulls) so that every transaction whose
+//! reads may have changed is validated again. Per-transaction status and incarnation live
+//! under a small lock per transaction, with the list of transactions waiting on it.
+//!
+//! On top of the paper's design sits a **rolling commit**: transactions commit one by one in
+//! block order, as soon as every lower transaction has committed and a validation of the
+//! current incarnation ran *after* every lower transaction's final writes were recorded. A
+//! validation that merely succeeded earlier proves nothing: a lower transaction may have
+//! changed its writes since. Each recorded execution bumps a global *write epoch*; a
+//! validation remembers the epoch at which it started; a transaction is committable when
+//! that epoch is at least the epoch of the last recording among all lower (committed)
+//! transactions. When it is not, the committer validates it on the spot, which is then
+//! definitive because everything below is final.
+//!
+//! The scheduler knows only transaction indices; what a task *does* is the caller's
+//! business (see the `executor` crate's Block-STM engine).
+//!
+//! ```
+//! use scheduler::{Scheduler, Task};
+//!
+//! // A one-thread run over two independent transactions.
+//! let scheduler = Scheduler::new(2);
+//! let mut committed = Vec::new();
+//! while !scheduler.done() {
+//!     let mut task = scheduler.next_task();
+//!     while let Some(next) = task {
+//!         task = match next {
+//!             Task::Execute { txn_idx, incarnation } => {
+//!                 // ... run the transaction and record its writes ...
+//!                 scheduler.finish_execution(txn_idx, incarnation, true)
+//!             }
+//!             Task::Validate { txn_idx, incarnation } => {
+//!                 let epoch = scheduler.start_validation();
+//!                 // ... validate the read set: here it always holds ...
+//!                 scheduler.finish_validation(txn_idx, incarnation, epoch, false)
+//!             }
+//!         };
+//!     }
+//!     if let Some(mut committer) = scheduler.try_commit() {
+//!         while let Some(candidate) = committer.next_candidate() {
+//!             // `candidate.needs_validation` would mean: validate now, under the committer.
+//!             if committer.commit(candidate) {
+//!                 committed.push(candidate.txn_idx);
+//!             }
+//!         }
+//!     }
+//! }
+//! assert_eq!(committed, vec![0, 1]);
+//! ```
+
+mod sync;
+
+use crossbeam_utils::CachePadded;
+
+use sync::{lock, try_lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
+
+/// A transaction's position in the block.
+pub type TxnIndex = u32;
+/// How many times a transaction has been (re-)started; 0 for the first execution.
+pub type Incarnation = u32;
+
+/// Work for a worker thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Execute this incarnation of the transaction.
+    Execute {
+        /// The transaction.
+        txn_idx: TxnIndex,
+        /// The incarnation to run.
+        incarnation: Incarnation,
+    },
+    /// Validate the read set of this incarnation of the transaction.
+    Validate {
+        /// The transaction.
+        txn_idx: TxnIndex,
+        /// The incarnation whose read set is validated.
+        incarnation: Incarnation,
+    },
+}
+
+/// Where a transaction is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnStatus {
+    /// Waiting for a worker to execute the current incarnation.
+    ReadyToExecute,
+    /// A worker is executing the current incarnation.
+    Executing,
+    /// The current incarnation finished and its writes are recorded.
+    Executed,
+    /// The current incarnation was aborted (failed validation, or met a dependency);
+    /// the next one has not been made ready yet.
+    Aborting,
+    /// Final: the transaction's output is committed and will never change.
+    Committed,
+}
+
+/// The write epoch at which a validation started; see the crate docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ValidationEpoch(u64);
+
+#[derive(Debug)]
+struct TxnState {
+    incarnation: Incarnation,
+    status: TxnStatus,
+    /// The write epoch right after the current incarnation's writes were recorded.
+    record_epoch: u64,
+    /// The start epoch of the latest successful validation of the current incarnation.
+    validated_epoch: Option<u64>,
+    /// Transactions that met this one's ESTIMATE and wait for its next execution.
+    dependents: Vec<TxnIndex>,
+}
+
+#[derive(Debug)]
+struct CommitState {
+    /// The next transaction to commit.
+    next: usize,
+    /// The highest record epoch among committed transactions.
+    max_record_epoch: u64,
+}
+
+/// The scheduler of one block. Shared by reference among the block's worker threads.
+#[derive(Debug)]
+pub struct Scheduler {
+    num_txns: usize,
+    execution_idx: CachePadded<AtomicUsize>,
+    validation_idx: CachePadded<AtomicUsize>,
+    decrease_cnt: CachePadded<AtomicUsize>,
+    num_active_tasks: CachePadded<AtomicUsize>,
+    done_marker: CachePadded<AtomicBool>,
+    halted: AtomicBool,
+    write_epoch: CachePadded<AtomicU64>,
+    commit_idx: CachePadded<AtomicUsize>,
+    commit: Mutex<CommitState>,
+    txns: Box<[CachePadded<Mutex<TxnState>>]>,
+}
+
+// Every atomic uses SeqCst. The algorithm's correctness argument (the paper's, and the
+// epoch argument for commits) is made in a sequentially consistent model; the counters are
+// touched a few times per task, far from the cost of executing a transaction, so weaker
+// orderings would buy nothing measurable and cost a proof.
+const ORDER: Ordering = Ordering::SeqCst;
+
+impl Scheduler {
+    /// A scheduler for a block of `num_txns` transactions, all ready to execute.
+    ///
+    /// # Panics
+    /// If `num_txns` does not fit a [`TxnIndex`] (an engine invariant: blocks are capped
+    /// far below that long before they reach the scheduler).
+    pub fn new(num_txns: usize) -> Self {
+        assert!(
+            TxnIndex::try_from(num_txns).is_ok(),
+            "invariant: block of {num_txns} transactions exceeds the scheduler's index type"
+        );
+        let txns = (0..num_txns)
+            .map(|_| {
+                CachePadded::new(Mutex::new(TxnState {
+                    incarnation: 0,
+                    status: TxnStatus::ReadyToExecute,
+                    record_epoch: 0,
+                    validated_epoch: None,
+                    dependents: Vec::new(),
+                }))
+            })
+            .collect();
+        Self {
+            num_txns,
+            execution_idx: CachePadded::new(AtomicUsize::new(0)),
+            validation_idx: CachePadded::new(AtomicUsize::new(0)),
+            decrease_cnt: CachePadded::new(AtomicUsize::new(0)),
+            num_active_tasks: CachePadded::new(AtomicUsize::new(0)),
+            done_marker: CachePadded::new(AtomicBool::new(num_txns == 0)),
+            halted: AtomicBool::new(false),
+            write_epoch: CachePadded::new(AtomicU64::new(0)),
+            commit_idx: CachePadded::new(AtomicUsize::new(0)),
+            commit: Mutex::new(CommitState { next: 0, max_record_epoch: 0 }),
+            txns,
+        }
+    }
+
+    /// The block size.
+    pub fn num_txns(&self) -> usize {
+        self.num_txns
+    }
+
+    fn txn(&self, txn_idx: TxnIndex) -> MutexGuard<'_, TxnState> {
+        let slot = self
+            .txns
+            .get(txn_idx as usize)
+            .unwrap_or_else(|| panic!("invariant: transaction {txn_idx} is outside the block"));
+        lock(slot)
+    }
+
+    /// Whether the block is finished (every transaction committed and no task in flight)
+    /// or halted. Workers loop until this is true.
+    pub fn done(&self) -> bool {
+        self.done_marker.load(ORDER)
+    }
+
+    /// Stops the block: every worker sees [`Scheduler::done`] and leaves. Used when a task
+    /// hits an error that ends the whole block (a storage error, a panic).
+    pub fn halt(&self) {
+        self.halted.store(true, ORDER);
+        self.done_marker.store(true, ORDER);
+    }
+
+    /// Whether [`Scheduler::halt`] was called.
+    pub fn is_halted(&self) -> bool {
+        self.halted.load(ORDER)
+    }
+
+    /// How many transactions have committed, in block order, so far.
+    pub fn committed(&self) -> usize {
+        self.commit_idx.load(ORDER)
+    }
+
+    /// How many times `execution_idx` or `validation_idx` was pulled back.
+    pub fn decrease_count(&self) -> usize {
+        self.decrease_cnt.load(ORDER)
+    }
+
+    /// The status and incarnation of a transaction (for tests and diagnostics).
+    pub fn status(&self, txn_idx: TxnIndex) -> (TxnStatus, Incarnation) {
+        let state = self.txn(txn_idx);
+        (state.status, state.incarnation)
+    }
+
+    fn decrease_execution_idx(&self, target: usize) {
+        self.execution_idx.fetch_min(target, ORDER);
+        self.decrease_cnt.fetch_add(1, ORDER);
+    }
+
+    fn decrease_validation_idx(&self, target: usize) {
+        #[cfg(not(loom_planted_bug = "skip_validation_decrease"))]
+        self.validation_idx.fetch_min(target, ORDER);
+        #[cfg(loom_planted_bug = "skip_validation_decrease")]
+        let _ = target;
+        self.decrease_cnt.fetch_add(1, ORDER);
+    }
+
+    fn check_done(&self) {
+        let observed = self.decrease_cnt.load(ORDER);
+        if self.commit_idx.load(ORDER) == self.num_txns
+            && self.num_active_tasks.load(ORDER) == 0
+            && observed == self.decrease_cnt.load(ORDER)
+        {
+            self.done_marker.store(true, ORDER);
+        }
+    }
+
+    /// Marks the start of a task that was not handed out by `next_task`.
+    fn begin_task(&self) {
+        self.num_active_tasks.fetch_add(1, ORDER);
+    }
+
+    fn end_task(&self) {
+        self.num_active_tasks.fetch_sub(1, ORDER);
+    }
+
+    fn try_incarnate(&self, txn_idx: usize) -> Option<Task> {
+        if txn_idx < self.num_txns {
+            let idx = txn_idx as TxnIndex;
+            let mut state = self.txn(idx);
+            if state.status == TxnStatus::ReadyToExecute {
+                state.status = TxnStatus::Executing;
+                return Some(Task::Execute { txn_idx: idx, incarnation: state.incarnation });
+            }
+        }
+        self.end_task();
+        None
+    }
+
+    fn next_version_to_execute(&self) -> Option<Task> {
+        if self.execution_idx.load(ORDER) >= self.num_txns {
+            self.check_done();
+            return None;
+        }
+        self.begin_task();
+        let idx = self.execution_idx.fetch_add(1, ORDER);
+        self.try_incarnate(idx)
+    }
+
+    fn next_version_to_validate(&self) -> Option<Task> {
+        if self.validation_idx.load(ORDER) >= self.num_txns {
+            self.check_done();
+            return None;
+        }
+        self.begin_task();
+        let idx = self.validation_idx.fetch_add(1, ORDER);
+        if idx < self.num_txns {
+            let txn_idx = idx as TxnIndex;
+            let state = self.txn(txn_idx);
+            if state.status == TxnStatus::Executed {
+                return Some(Task::Validate { txn_idx, incarnation: state.incarnation });
+            }
+        }
+        self.end_task();
+        None
+    }
+
+    /// The next task for a worker, or `None` when there is nothing to do right now (the
+    /// worker then tries to commit, checks [`Scheduler::done`] and asks again).
+    pub fn next_task(&self) -> Option<Task> {
+        if self.done() {
+            return None;
+        }
+        if self.validation_idx.load(ORDER) < self.execution_idx.load(ORDER) {
+            self.next_version_to_validate()
+        } else {
+            self.next_version_to_execute()
+        }
+    }
+
+    /// Records that `txn_idx` met an ESTIMATE of `blocking_txn` during its current
+    /// incarnation. Returns `false` if the blocker has meanwhile executed (the caller
+    /// retries the execution at once); `true` if the transaction now waits and the
+    /// execution task is over.
+    pub fn add_dependency(&self, txn_idx: TxnIndex, blocking_txn: TxnIndex) -> bool {
+        debug_assert!(blocking_txn < txn_idx, "invariant: dependencies point to lower transactions");
+        let mut blocker = self.txn(blocking_txn);
+        if matches!(blocker.status, TxnStatus::Executed | TxnStatus::Committed) {
+            return false;
+        }
+        // Lock order is always lower index first, here and everywhere else.
+        self.txn(txn_idx).status = TxnStatus::Aborting;
+        blocker.dependents.push(txn_idx);
+        drop(blocker);
+        self.end_task();
+        true
+    }
+
+    fn set_ready_status(&self, txn_idx: TxnIndex) {
+        let mut state = self.txn(txn_idx);
+        state.incarnation += 1;
+        state.status = TxnStatus::ReadyToExecute;
+        state.validated_epoch = None;
+    }
+
+    /// Reports that an incarnation finished and its writes are recorded in memory.
+    /// `wrote_new_location`: it wrote a key the previous incarnation did not. Returns a
+    /// validation task for the same transaction when the worker should do it next.
+    pub fn finish_execution(
+        &self,
+        txn_idx: TxnIndex,
+        incarnation: Incarnation,
+        wrote_new_location: bool,
+    ) -> Option<Task> {
+        // The epoch is taken after the writes are in memory (the caller recorded them
+        // before calling), so a validation that later observes this epoch sees them.
+        let record_epoch = self.write_epoch.fetch_add(1, ORDER) + 1;
+        let dependents = {
+            let mut state = self.txn(txn_idx);
+            debug_assert_eq!(state.incarnation, incarnation, "invariant: one execution per incarnation");
+            state.status = TxnStatus::Executed;
+            state.record_epoch = record_epoch;
+            state.validated_epoch = None;
+            std::mem::take(&mut state.dependents)
+        };
+        if let Some(min_dependent) = dependents.iter().min() {
+            for &dependent in &dependents {
+                self.set_ready_status(dependent);
+            }
+            self.decrease_execution_idx(*min_dependent as usize);
+        }
+        if self.validation_idx.load(ORDER) > txn_idx as usize {
+            if wrote_new_location {
+                // Higher transactions may have read around a key this one now writes.
+                self.decrease_validation_idx(txn_idx as usize);
+            } else {
+                // Only this transaction needs validating; keep the task going.
+                return Some(Task::Validate { txn_idx, incarnation });
+            }
+        }
+        self.end_task();
+        None
+    }
+
+    /// Call right before reading a read set for validation; pass the result to
+    /// [`Scheduler::finish_validation`].
+    pub fn start_validation(&self) -> ValidationEpoch {
+        ValidationEpoch(self.write_epoch.load(ORDER))
+    }
+
+    /// After a failed validation: claims the right to abort this incarnation. Only one
+    /// validator wins; `false` if it was already aborted, re-executed or committed.
+    pub fn try_validation_abort(&self, txn_idx: TxnIndex, incarnation: Incarnation) -> bool {
+        let mut state = self.txn(txn_idx);
+        if state.status == TxnStatus::Executed && state.incarnation == incarnation {
+            state.status = TxnStatus::Aborting;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Reports a finished validation. `aborted`: this validator won
+    /// [`Scheduler::try_validation_abort`] and has turned the incarnation's writes into
+    /// ESTIMATEs. Returns a re-execution task for the worker when there is one.
+    pub fn finish_validation(
+        &self,
+        txn_idx: TxnIndex,
+        incarnation: Incarnation,
+        epoch: ValidationEpoch,
+        aborted: bool,
+    ) -> Option<Task> {
+        if aborted {
+            return self.after_abort(txn_idx);
+        }
+        let mut state = self.txn(txn_idx);
+        if state.status == TxnStatus::Executed && state.incarnation == incarnation {
+            state.validated_epoch = Some(state.validated_epoch.map_or(epoch.0, |e| e.max(epoch.0)));
+        }
+        drop(state);
+        self.end_task();
+        None
+    }
+
+    /// The shared tail of an abort: next incarnation ready, everything above revalidated,
+    /// and the re-execution handed to the caller when the execution sweep is already past.
+    fn after_abort(&self, txn_idx: TxnIndex) -> Option<Task> {
+        self.set_ready_status(txn_idx);
+        self.decrease_validation_idx(txn_idx as usize + 1);
+        if self.execution_idx.load(ORDER) > txn_idx as usize {
+            return self.try_incarnate(txn_idx as usize);
+        }
+        self.end_task();
+        None
+    }
+
+    /// Takes the commit role if no other worker holds it.
+    pub fn try_commit(&self) -> Option<Committer<'_>> {
+        if self.commit_idx.load(ORDER) >= self.num_txns {
+            return None;
+        }
+        try_lock(&self.commit).map(|state| Committer { scheduler: self, state })
+    }
+}
+
+/// The next transaction in block order, ready to commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitCandidate {
+    /// The transaction.
+    pub txn_idx: TxnIndex,
+    /// Its executed incarnation.
+    pub incarnation: Incarnation,
+    /// No validation since the last lower transaction's final writes: the committer must
+    /// validate the read set now (definitive, since every lower transaction is final) and
+    /// abort with [`Committer::abort`] if it fails.
+    pub needs_validation: bool,
+}
+
+/// The commit role, held by one worker at a time. Commits happen in block order.
+#[derive(Debug)]
+pub struct Committer<'a> {
+    scheduler: &'a Scheduler,
+    state: MutexGuard<'a, CommitState>,
+}
+
+impl Committer<'_> {
+    /// The next transaction to commit, if it has executed.
+    pub fn next_candidate(&mut self) -> Option<CommitCandidate> {
+        if self.state.next >= self.scheduler.num_txns {
+            return None;
+        }
+        let txn_idx = self.state.next as TxnIndex;
+        let state = self.scheduler.txn(txn_idx);
+        if state.status != TxnStatus::Executed {
+            return None;
+        }
+        #[cfg(not(loom_planted_bug = "commit_without_validation"))]
+        let needs_validation = state.validated_epoch.is_none_or(|epoch| epoch < self.state.max_record_epoch);
+        #[cfg(loom_planted_bug = "commit_without_validation")]
+        let needs_validation = false;
+        Some(CommitCandidate { txn_idx, incarnation: state.incarnation, needs_validation })
+    }
+
+    /// Commits the candidate, unless its incarnation was aborted meanwhile (`false`: ask
+    /// for the next candidate again). After `true`, the transaction's last output is final.
+    pub fn commit(&mut self, candidate: CommitCandidate) -> bool {
+        let record_epoch = {
+            let mut state = self.scheduler.txn(candidate.txn_idx);
+            if state.status != TxnStatus::Executed || state.incarnation != candidate.incarnation {
+                return false;
+            }
+            state.status = TxnStatus::Committed;
+            state.record_epoch
+        };
+        self.state.max_record_epoch = self.state.max_record_epoch.max(record_epoch);
+        self.state.next += 1;
+        self.scheduler.commit_idx.store(self.state.next, ORDER);
+        if self.state.next == self.scheduler.num_txns {
+            self.scheduler.check_done();
+        }
+        true
+    }
+
+    /// The candidate failed its commit-time validation. Claims the abort (as
+    /// [`Scheduler::try_validation_abort`] does); when this returns `true` the caller must
+    /// turn the incarnation's writes into ESTIMATEs and then call
+    /// [`Committer::finish_abort`].
+    pub fn try_abort(&mut self, candidate: CommitCandidate) -> bool {
+        self.scheduler.try_validation_abort(candidate.txn_idx, candidate.incarnation)
+    }
+
+    /// Completes an abort claimed with [`Committer::try_abort`], releasing the commit
+    /// role; returns the re-execution task when the caller should run it.
+    pub fn finish_abort(self, candidate: CommitCandidate) -> Option<Task> {
+        let scheduler = self.scheduler;
+        drop(self.state);
+        // The abort is work outside `next_task`; count it so `done` cannot rise under it.
+        scheduler.begin_task();
+        scheduler.after_abort(candidate.txn_idx)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -1,0 +1,170 @@
+//! A block's effects as a store applies them, and the state root that seals them.
+
+use crate::state::{StateKey, StateValue};
+use crate::view::{ChainState, StorageError};
+use crate::types::Hash;
+
+/// Everything one block changes, ready to be applied atomically.
+///
+/// Built only through [`BlockCommit::new`], which checks the writes are sorted and
+/// computes the state root, so a store never sees an unsealed or unordered commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockCommit {
+    parent: ChainState,
+    topoheight: u64,
+    writes: Vec<(StateKey, StateValue)>,
+    executed: Vec<Hash>,
+    burned_supply: u64,
+    state_root: Hash,
+}
+
+impl BlockCommit {
+    /// Seals a block's effects on top of `previous`.
+    ///
+    /// `writes` must be sorted by key with no key twice, and each value must fit its key;
+    /// `executed` lists the hashes of the block's successful transactions (any order; they
+    /// are sorted here). Errors when the block does not follow `previous` or the writes are
+    /// malformed.
+    pub fn new(
+        previous: &ChainState,
+        topoheight: u64,
+        writes: Vec<(StateKey, StateValue)>,
+        mut executed: Vec<Hash>,
+        burned_supply: u64,
+    ) -> Result<Self, StorageError> {
+        if topoheight != previous.next_topoheight() {
+            return Err(StorageError::InvalidCommit(format!(
+                "topoheight {topoheight} does not follow {:?}",
+                previous.topoheight
+            )));
+        }
+        if let Some(pair) = writes.windows(2).find(|pair| pair[0].0 >= pair[1].0) {
+            return Err(StorageError::InvalidCommit(format!(
+                "writes not strictly sorted at {:?}",
+                pair[1].0
+            )));
+        }
+        if let Some((key, _)) = writes.iter().find(|(key, value)| !value.fits(key)) {
+            return Err(StorageError::InvalidCommit(format!("value does not fit key {key:?}")));
+        }
+        executed.sort_unstable();
+        if executed.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(StorageError::InvalidCommit("a transaction hash is marked twice".into()));
+        }
+        let state_root = state_root(&previous.state_root, topoheight, burned_supply, &writes, &executed);
+        Ok(Self { parent: *previous, topoheight, writes, executed, burned_supply, state_root })
+    }
+
+    /// The chain state this commit was built on; a store applies it only on top of it.
+    pub fn parent(&self) -> &ChainState {
+        &self.parent
+    }
+
+    /// The block's topoheight.
+    pub fn topoheight(&self) -> u64 {
+        self.topoheight
+    }
+
+    /// The final writes, sorted by key.
+    pub fn writes(&self) -> &[(StateKey, StateValue)] {
+        &self.writes
+    }
+
+    /// The hashes of the block's successful transactions, sorted.
+    pub fn executed(&self) -> &[Hash] {
+        &self.executed
+    }
+
+    /// The burned supply after this block.
+    pub fn burned_supply(&self) -> u64 {
+        self.burned_supply
+    }
+
+    /// The state root after this block.
+    pub fn state_root(&self) -> Hash {
+        self.state_root
+    }
+
+    /// The chain metadata once this commit is applied.
+    pub fn chain_state(&self) -> ChainState {
+        ChainState {
+            topoheight: Some(self.topoheight),
+            state_root: self.state_root,
+            burned_supply: self.burned_supply,
+        }
+    }
+}
+
+/// The state root after a block: blake3 over the previous root, the topoheight, the
+/// burned supply, every write (key tag, key bytes, value bytes, each length-prefixed) in
+/// key order, then the executed transaction hashes in byte order.
+///
+/// Chaining the previous root means two stores agree on a root only if they agree on the
+/// whole history of writes, not just on the last block.
+pub fn state_root(
+    previous: &Hash,
+    topoheight: u64,
+    burned_supply: u64,
+    sorted_writes: &[(StateKey, StateValue)],
+    sorted_executed: &[Hash],
+) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"tos-blockstm/state-root/v1");
+    hasher.update(previous.as_bytes());
+    hasher.update(&topoheight.to_be_bytes());
+    hasher.update(&burned_supply.to_be_bytes());
+    hasher.update(&(sorted_writes.len() as u64).to_be_bytes());
+    let mut value_bytes = Vec::with_capacity(64);
+    for (key, value) in sorted_writes {
+        hasher.update(&[key.tag()]);
+        hasher.update(key.column_key().as_ref());
+        value_bytes.clear();
+        value.encode_into(&mut value_bytes);
+        hasher.update(&(value_bytes.len() as u32).to_be_bytes());
+        hasher.update(&value_bytes);
+    }
+    hasher.update(&(sorted_executed.len() as u64).to_be_bytes());
+    for hash in sorted_executed {
+        hasher.update(hash.as_bytes());
+    }
+    hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Asset, PublicKey};
+
+    fn writes() -> Vec<(StateKey, StateValue)> {
+        vec![
+            (StateKey::Nonce(PublicKey([1; 32])), StateValue::Nonce(0)),
+            (StateKey::Balance(PublicKey([1; 32]), Asset::TOS), StateValue::Balance(5)),
+        ]
+    }
+
+    #[test]
+    fn root_depends_on_every_input() {
+        let base = state_root(&Hash::ZERO, 1, 0, &writes(), &[]);
+        assert_eq!(base, state_root(&Hash::ZERO, 1, 0, &writes(), &[]));
+        assert_ne!(base, state_root(&Hash([1; 32]), 1, 0, &writes(), &[]));
+        assert_ne!(base, state_root(&Hash::ZERO, 2, 0, &writes(), &[]));
+        assert_ne!(base, state_root(&Hash::ZERO, 1, 1, &writes(), &[]));
+        assert_ne!(base, state_root(&Hash::ZERO, 1, 0, &writes()[..1], &[]));
+        assert_ne!(base, state_root(&Hash::ZERO, 1, 0, &writes(), &[Hash::ZERO]));
+    }
+
+    #[test]
+    fn commit_rejects_unsorted_or_misfit_writes_and_wrong_topoheight() {
+        let chain = ChainState::default();
+        let mut unsorted = writes();
+        unsorted.reverse();
+        assert!(BlockCommit::new(&chain, 0, unsorted, vec![], 0).is_err());
+        let misfit = vec![(StateKey::Nonce(PublicKey([1; 32])), StateValue::Balance(1))];
+        assert!(BlockCommit::new(&chain, 0, misfit, vec![], 0).is_err());
+        assert!(BlockCommit::new(&chain, 1, writes(), vec![], 0).is_err());
+        assert!(BlockCommit::new(&chain, 0, writes(), vec![Hash::ZERO, Hash::ZERO], 0).is_err());
+        let commit = BlockCommit::new(&chain, 0, writes(), vec![], 7).expect("well-formed commit");
+        assert_eq!(commit.chain_state().topoheight, Some(0));
+        assert_eq!(commit.burned_supply(), 7);
+    }
+}

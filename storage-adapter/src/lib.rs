@@ -1,0 +1,26 @@
+//! The state of a TOS node and the stores that keep it.
+//!
+//! This crate is the bottom of the workspace: it knows accounts, assets, nonces, balances
+//! and multisig configurations, but nothing about transactions or execution engines.
+//!
+//! - [`StateKey`] / [`StateValue`]: one location of state and what it holds.
+//! - [`StateView`]: the read side, a consistent snapshot read from many threads.
+//! - [`BlockStore`]: the write side, applying a [`BlockCommit`] atomically.
+//! - [`MemoryStore`] (tests, benches) and [`RocksStore`] (the node's default).
+//! - [`state_root`]: the hash that lets two nodes check they agree on state.
+
+mod commit;
+mod memory;
+mod rocks;
+mod state;
+mod store;
+mod types;
+mod view;
+
+pub use commit::{state_root, BlockCommit};
+pub use memory::{MemorySnapshot, MemoryStore};
+pub use rocks::{RocksOptions, RocksSnapshot, RocksStore};
+pub use state::{ColumnKey, MultisigConfig, StateKey, StateValue, MAX_MULTISIG_PARTICIPANTS};
+pub use store::BlockStore;
+pub use types::{Asset, Hash, PublicKey};
+pub use view::{ChainState, StateView, StorageError};
