@@ -235,16 +235,19 @@ impl Scheduler {
     }
 
     fn decrease_validation_idx(&self, target: usize) {
-        #[cfg(not(loom_planted_bug = "skip_validation_decrease"))]
         self.validation_idx.fetch_min(target, ORDER);
-        #[cfg(loom_planted_bug = "skip_validation_decrease")]
-        let _ = target;
         self.decrease_cnt.fetch_add(1, ORDER);
     }
 
     fn check_done(&self) {
         let observed = self.decrease_cnt.load(ORDER);
-        if self.commit_idx.load(ORDER) == self.num_txns
+        // Planted bug (loom models): the paper's condition without the rolling commit's,
+        // so workers may leave while transactions are still uncommitted.
+        #[cfg(loom_planted_bug = "done_ignores_commit")]
+        let all_committed = self.execution_idx.load(ORDER) >= self.num_txns;
+        #[cfg(not(loom_planted_bug = "done_ignores_commit"))]
+        let all_committed = self.commit_idx.load(ORDER) == self.num_txns;
+        if all_committed
             && self.num_active_tasks.load(ORDER) == 0
             && observed == self.decrease_cnt.load(ORDER)
         {
@@ -360,6 +363,12 @@ impl Scheduler {
             state.validated_epoch = None;
             std::mem::take(&mut state.dependents)
         };
+        // Planted bug (loom models): waiting transactions are never woken.
+        #[cfg(loom_planted_bug = "skip_dependency_resume")]
+        let dependents: Vec<TxnIndex> = {
+            drop(dependents);
+            Vec::new()
+        };
         if let Some(min_dependent) = dependents.iter().min() {
             for &dependent in &dependents {
                 self.set_ready_status(dependent);
@@ -471,6 +480,7 @@ impl Committer<'_> {
         if state.status != TxnStatus::Executed {
             return None;
         }
+        // Planted bug (loom models): trust any earlier validation, or none at all.
         #[cfg(not(loom_planted_bug = "commit_without_validation"))]
         let needs_validation = state.validated_epoch.is_none_or(|epoch| epoch < self.state.max_record_epoch);
         #[cfg(loom_planted_bug = "commit_without_validation")]

@@ -1,0 +1,410 @@
+//! The generic Block-STM driver: worker threads, the task loop, and the rolling commit.
+//!
+//! This is where [`MVMemory`] and the [`Scheduler`] meet. It is a crate of its own, below
+//! the executor, so that the loom models compile it (with `--cfg loom`) without the
+//! executor's storage stack. It knows nothing about TOS: a
+//! [`ParallelTask`] says how to execute one transaction against a [`SpeculativeReads`]
+//! view and how to read the state beneath the block; a [`CommitSink`] receives each
+//! transaction's output once, in block order, as soon as it is final. The TOS engine and
+//! the generic property tests (mock transactions whose keys are only known at run time)
+//! both drive this same code.
+
+mod sync;
+
+use std::hash::Hash;
+
+use mvmemory::{MVMemory, ReadDescriptor, ReadResult, Version};
+use scheduler::{Scheduler, Task, TxnIndex};
+use sync::{lock, Mutex};
+
+/// One transaction's speculative view of the block's memory; records its read set.
+#[derive(Debug)]
+pub struct SpeculativeReads<'a, K, V> {
+    memory: &'a MVMemory<K, V>,
+    txn_idx: TxnIndex,
+    reads: Vec<ReadDescriptor<K>>,
+}
+
+/// What a speculative read found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SpeculativeRead<V> {
+    /// A lower transaction wrote this value.
+    Value(V),
+    /// No lower transaction wrote the key: read the state beneath the block.
+    NotFound,
+    /// A lower transaction that wrote the key was aborted: stop and wait for it.
+    Dependency(TxnIndex),
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> SpeculativeReads<'_, K, V> {
+    /// The transaction this view belongs to.
+    pub fn txn_idx(&self) -> TxnIndex {
+        self.txn_idx
+    }
+
+    /// Reads `key` as of just below this transaction, recording the read.
+    pub fn read(&mut self, key: &K) -> SpeculativeRead<V> {
+        let result = self.memory.read(key, self.txn_idx);
+        if let Some(descriptor) = ReadDescriptor::from_result(key.clone(), &result) {
+            self.reads.push(descriptor);
+        }
+        match result {
+            ReadResult::Value { value, .. } => SpeculativeRead::Value(value),
+            ReadResult::NotFound => SpeculativeRead::NotFound,
+            ReadResult::Dependency { blocking_txn } => SpeculativeRead::Dependency(blocking_txn),
+        }
+    }
+}
+
+/// Why an execution did not produce an output.
+#[derive(Debug)]
+pub enum ExecuteError<E> {
+    /// It read an ESTIMATE of this lower transaction: wait for its re-execution.
+    Dependency(TxnIndex),
+    /// An error that ends the whole block (a storage failure, corrupt state).
+    Fatal(E),
+}
+
+/// A block's transactions, as the driver sees them.
+pub trait ParallelTask: Sync {
+    /// A location of state.
+    type Key: Eq + Hash + Clone + Send + Sync;
+    /// What a location holds.
+    type Value: Clone + Send + Sync;
+    /// A transaction's output besides its writes (its result, fees, …).
+    type Output: Send;
+    /// An error that ends the block.
+    type Error: Send;
+    /// The writes of one execution, keys distinct.
+    type Writes: IntoIterator<Item = (Self::Key, Self::Value)>;
+
+    /// Executes transaction `txn_idx`, reading through `reads` (and, where it finds
+    /// nothing, the state beneath the block). Must never panic on any values it reads:
+    /// a speculative view can be inconsistent.
+    fn execute(
+        &self,
+        txn_idx: TxnIndex,
+        reads: &mut SpeculativeReads<'_, Self::Key, Self::Value>,
+    ) -> Result<(Self::Output, Self::Writes), ExecuteError<Self::Error>>;
+}
+
+/// Receives final outputs in block order.
+pub trait CommitSink<O, E>: Send {
+    /// Transaction `txn_idx` is final with `output`. An error ends the block.
+    fn commit(&mut self, txn_idx: TxnIndex, output: &O) -> Result<(), E>;
+}
+
+/// How the driver failed.
+#[derive(Debug)]
+pub enum DriverError<E> {
+    /// A task or the commit sink returned an error that ends the block.
+    Fatal(E),
+    /// Execution panicked; the message, if it was a string.
+    Panicked(String),
+    /// An engine invariant did not hold (a bug, never an input error).
+    Invariant(String),
+}
+
+/// Counters of one parallel run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Executions started, re-executions and executions cut short by a dependency included.
+    pub executions: u64,
+    /// Read-set validations, commit-time ones included.
+    pub validations: u64,
+    /// Validations done by the committer because no earlier one was recent enough.
+    pub commit_validations: u64,
+    /// Incarnations aborted after a failed validation.
+    pub aborts: u64,
+    /// Executions suspended on a dependency.
+    pub dependency_waits: u64,
+}
+
+impl DriverStats {
+    /// Adds another worker's counters.
+    pub fn add(&mut self, other: &DriverStats) {
+        self.executions += other.executions;
+        self.validations += other.validations;
+        self.commit_validations += other.commit_validations;
+        self.aborts += other.aborts;
+        self.dependency_waits += other.dependency_waits;
+    }
+}
+
+/// What a successful parallel run produces.
+#[derive(Debug)]
+pub struct ParallelRun<K, V, O> {
+    /// Every transaction's final output, in block order.
+    pub outputs: Vec<O>,
+    /// The final value of every key written by the block (unsorted).
+    pub writes: Vec<(K, V)>,
+    /// What it took.
+    pub stats: DriverStats,
+}
+
+/// Runs a block of `num_txns` transactions of `task` on `threads` threads (the calling
+/// thread is one of them), handing final outputs to `sink` in block order.
+#[cfg(not(loom))]
+pub fn run_parallel<T, S>(
+    task: &T,
+    num_txns: usize,
+    threads: usize,
+    sink: S,
+) -> Result<(ParallelRun<T::Key, T::Value, T::Output>, S), DriverError<T::Error>>
+where
+    T: ParallelTask,
+    S: CommitSink<T::Output, T::Error>,
+{
+    let run = BlockRun::new(task, num_txns, sink);
+    let threads = threads.max(1);
+    let stats = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(|| run.work())).collect();
+        let mut stats = run.work();
+        for helper in helpers {
+            // `work` catches panics itself, so a join error cannot happen; if it somehow
+            // did, the halted scheduler and the recorded error already say what went wrong.
+            if let Ok(helper_stats) = helper.join() {
+                stats.add(&helper_stats);
+            }
+        }
+        stats
+    });
+    run.finish(stats)
+}
+
+/// The state shared by a block's workers: memory, scheduler, outputs and commit sink.
+///
+/// [`run_parallel`] is the way to use it; it is public so that the loom models can run
+/// [`BlockRun::work`] on loom threads of their own.
+pub struct BlockRun<'t, T: ParallelTask, S> {
+    task: &'t T,
+    memory: MVMemory<T::Key, T::Value>,
+    scheduler: Scheduler,
+    /// Each transaction's latest output, tagged with the incarnation that produced it.
+    outputs: Box<[Mutex<Option<(u32, T::Output)>>]>,
+    /// Locked only by the worker holding the commit role, so never contended.
+    sink: Mutex<S>,
+    error: Mutex<Option<DriverError<T::Error>>>,
+}
+
+impl<T: ParallelTask, S> std::fmt::Debug for BlockRun<'_, T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockRun").field("scheduler", &self.scheduler).finish_non_exhaustive()
+    }
+}
+
+impl<'t, T, S> BlockRun<'t, T, S>
+where
+    T: ParallelTask,
+    S: CommitSink<T::Output, T::Error>,
+{
+    /// A run of `num_txns` transactions of `task`, committing into `sink`.
+    pub fn new(task: &'t T, num_txns: usize, sink: S) -> Self {
+        BlockRun {
+            task,
+            memory: MVMemory::new(num_txns),
+            scheduler: Scheduler::new(num_txns),
+            outputs: (0..num_txns).map(|_| Mutex::new(None)).collect(),
+            sink: Mutex::new(sink),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// The run's scheduler (models inspect it).
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Collects the result once every worker has returned from [`BlockRun::work`];
+    /// `stats` is the sum of what they returned.
+    pub fn finish(
+        self,
+        stats: DriverStats,
+    ) -> Result<(ParallelRun<T::Key, T::Value, T::Output>, S), DriverError<T::Error>> {
+        let BlockRun { memory, scheduler, outputs, sink, error, .. } = self;
+        if let Some(error) = sync::into_inner(error) {
+            return Err(error);
+        }
+        let num_txns = outputs.len();
+        if scheduler.committed() != num_txns {
+            return Err(DriverError::Invariant(format!(
+                "workers stopped with {} of {num_txns} transactions committed",
+                scheduler.committed()
+            )));
+        }
+        let outputs = outputs
+            .into_vec()
+            .into_iter()
+            .enumerate()
+            .map(|(txn_idx, slot)| {
+                sync::into_inner(slot)
+                    .map(|(_, output)| output)
+                    .ok_or_else(|| DriverError::Invariant(format!("committed transaction {txn_idx} has no output")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let writes = memory.snapshot().map_err(|error| DriverError::Invariant(error.to_string()))?;
+        Ok((ParallelRun { outputs, writes, stats }, sync::into_inner(sink)))
+    }
+
+    fn fail(&self, error: DriverError<T::Error>) {
+        let mut slot = lock(&self.error);
+        // Keep the first error: later ones are often consequences of it.
+        slot.get_or_insert(error);
+        drop(slot);
+        self.scheduler.halt();
+    }
+
+    /// One worker's loop: runs tasks and commits until the block is done or halted.
+    /// A panic in a task halts the run (reported by [`BlockRun::finish`]) instead of
+    /// leaving the other workers waiting for a transaction that will never finish.
+    pub fn work(&self) -> DriverStats {
+        let mut stats = DriverStats::default();
+        #[cfg(loom)]
+        self.work_loop(&mut stats);
+        #[cfg(not(loom))]
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_loop(&mut stats))) {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned());
+            self.fail(DriverError::Panicked(message));
+        }
+        stats
+    }
+
+    fn work_loop(&self, stats: &mut DriverStats) {
+        let mut read_buffer = Vec::new();
+        let mut pending: Option<Task> = None;
+        let mut idle_rounds = 0u32;
+        while !self.scheduler.done() {
+            let task = pending.take().or_else(|| self.scheduler.next_task());
+            pending = match task {
+                Some(Task::Execute { txn_idx, incarnation }) => {
+                    self.execute(txn_idx, incarnation, &mut read_buffer, stats)
+                }
+                Some(Task::Validate { txn_idx, incarnation }) => self.validate(txn_idx, incarnation, stats),
+                None => None,
+            };
+            if pending.is_none() {
+                pending = self.commit_ready(stats);
+            }
+            if task.is_none() && pending.is_none() {
+                // Nothing to do until another worker finishes something.
+                idle_rounds += 1;
+                sync::idle(idle_rounds);
+            } else {
+                idle_rounds = 0;
+            }
+        }
+    }
+
+    fn execute(
+        &self,
+        txn_idx: TxnIndex,
+        incarnation: u32,
+        read_buffer: &mut Vec<ReadDescriptor<T::Key>>,
+        stats: &mut DriverStats,
+    ) -> Option<Task> {
+        loop {
+            stats.executions += 1;
+            read_buffer.clear();
+            let mut reads = SpeculativeReads {
+                memory: &self.memory,
+                txn_idx,
+                reads: std::mem::take(read_buffer),
+            };
+            let result = self.task.execute(txn_idx, &mut reads);
+            let SpeculativeReads { reads: read_set, .. } = reads;
+            match result {
+                Err(ExecuteError::Dependency(blocking_txn)) => {
+                    *read_buffer = read_set;
+                    if self.scheduler.add_dependency(txn_idx, blocking_txn) {
+                        stats.dependency_waits += 1;
+                        return None;
+                    }
+                    // The blocker finished meanwhile: run again straight away.
+                }
+                Err(ExecuteError::Fatal(error)) => {
+                    self.fail(DriverError::Fatal(error));
+                    return None;
+                }
+                Ok((output, writes)) => {
+                    let version = Version::new(txn_idx, incarnation);
+                    let recorded = self.memory.record(version, read_set, writes);
+                    *read_buffer = recorded.spare_read_buffer;
+                    // Planted bug (loom models): fold the output when it is produced
+                    // rather than when it is final, so aborted incarnations leak into it.
+                    #[cfg(loom_planted_bug = "fold_at_execution")]
+                    if let Err(error) = lock(&self.sink).commit(txn_idx, &output) {
+                        self.fail(DriverError::Fatal(error));
+                        return None;
+                    }
+                    *lock(&self.outputs[txn_idx as usize]) = Some((incarnation, output));
+                    return self.scheduler.finish_execution(txn_idx, incarnation, recorded.wrote_new_location);
+                }
+            }
+        }
+    }
+
+    fn validate(&self, txn_idx: TxnIndex, incarnation: u32, stats: &mut DriverStats) -> Option<Task> {
+        stats.validations += 1;
+        let epoch = self.scheduler.start_validation();
+        let valid = self.memory.validate_read_set(txn_idx);
+        let aborted = !valid && self.scheduler.try_validation_abort(txn_idx, incarnation);
+        if aborted {
+            stats.aborts += 1;
+            self.memory.convert_writes_to_estimates(txn_idx);
+        }
+        self.scheduler.finish_validation(txn_idx, incarnation, epoch, aborted)
+    }
+
+    /// Commits every transaction that is ready, in order, if no other worker is doing so.
+    /// Returns a re-execution task when a commit-time validation aborts a transaction.
+    fn commit_ready(&self, stats: &mut DriverStats) -> Option<Task> {
+        let mut committer = self.scheduler.try_commit()?;
+        let mut sink = lock(&self.sink);
+        while let Some(candidate) = committer.next_candidate() {
+            if candidate.needs_validation {
+                stats.validations += 1;
+                stats.commit_validations += 1;
+                // Every lower transaction is committed, so this validation is definitive.
+                if !self.memory.validate_read_set(candidate.txn_idx) {
+                    if committer.try_abort(candidate) {
+                        stats.aborts += 1;
+                        self.memory.convert_writes_to_estimates(candidate.txn_idx);
+                        drop(sink);
+                        return committer.finish_abort(candidate);
+                    }
+                    // Another validator aborted it first; it is no longer a candidate.
+                    continue;
+                }
+            }
+            if !committer.commit(candidate) {
+                continue;
+            }
+            let slot = lock(&self.outputs[candidate.txn_idx as usize]);
+            let result = match &*slot {
+                Some((incarnation, output)) if *incarnation == candidate.incarnation => {
+                    #[cfg(loom_planted_bug = "fold_at_execution")]
+                    let _ = output;
+                    #[cfg(loom_planted_bug = "fold_at_execution")]
+                    let folded = Ok(());
+                    #[cfg(not(loom_planted_bug = "fold_at_execution"))]
+                    let folded = sink.commit(candidate.txn_idx, output).map_err(DriverError::Fatal);
+                    folded
+                }
+                _ => Err(DriverError::Invariant(format!(
+                    "committed transaction {} has no output of incarnation {}",
+                    candidate.txn_idx, candidate.incarnation
+                ))),
+            };
+            drop(slot);
+            if let Err(error) = result {
+                self.fail(error);
+                return None;
+            }
+        }
+        None
+    }
+}

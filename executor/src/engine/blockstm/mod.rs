@@ -1,0 +1,250 @@
+//! The Block-STM engine for TOS blocks.
+//!
+//! Transactions run optimistically on worker threads against a multi-version memory
+//! ([`driver`]), and the block's preset order decides every conflict, so the output is
+//! exactly the sequential oracle's. The TOS-specific parts live here: the view a
+//! transaction reads through (memory, then the prologue's base layer, then the storage
+//! snapshot), and the commit step that folds fees and burns in block order.
+//!
+//! ```
+//! use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+//! use executor::engine::BlockExecutor;
+//!
+//! let engine = BlockStmExecutor::new(BlockStmConfig { threads: 4, ..BlockStmConfig::default() });
+//! assert_eq!(engine.name(), "block-stm");
+//! ```
+
+pub use blockstm_driver as driver;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustc_hash::FxHashMap;
+use storage_adapter::{Hash, StateKey, StateValue, StateView, StorageError};
+
+use blockstm_driver::{run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, SpeculativeRead, SpeculativeReads};
+use super::sequential::execute_sequential;
+use super::{BlockExecutor, Execution, ExecutionStats};
+use crate::block::{finish_block, validate_block, Prologue, Totals};
+use crate::model::Block;
+use crate::outcome::{BlockError, BlockOutput, TxOutcome, WriteSet};
+use crate::vm::{execute_transaction, VmError, VmView};
+
+/// Fallbacks to sequential execution since the process started, for metrics.
+static FALLBACKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times any Block-STM engine in this process fell back to sequential execution.
+pub fn fallback_count() -> u64 {
+    FALLBACKS.load(Ordering::Relaxed)
+}
+
+/// Settings of the Block-STM engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockStmConfig {
+    /// Worker threads, the calling thread included. 1 runs the sequential path.
+    pub threads: usize,
+    /// Blocks with fewer transactions run the sequential path: below some size, starting
+    /// threads costs more than it saves.
+    pub min_parallel_txns: usize,
+}
+
+impl Default for BlockStmConfig {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            min_parallel_txns: 16,
+        }
+    }
+}
+
+/// The Block-STM [`BlockExecutor`].
+#[derive(Clone, Debug, Default)]
+pub struct BlockStmExecutor {
+    config: BlockStmConfig,
+}
+
+impl BlockStmExecutor {
+    /// An engine with these settings.
+    pub fn new(config: BlockStmConfig) -> Self {
+        Self { config }
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &BlockStmConfig {
+        &self.config
+    }
+
+    /// Executes `block` on `view`; see [`BlockExecutor::execute_block`].
+    pub fn execute<S: StateView + ?Sized>(&self, block: &Block, view: &S) -> Result<Execution, BlockError> {
+        let transactions = block.transactions().len();
+        let span = tracing::debug_span!("block_stm", topoheight = block.topoheight(), transactions);
+        let _entered = span.enter();
+        if self.config.threads <= 1 || transactions < self.config.min_parallel_txns.max(2) {
+            let output = execute_sequential(block, view)?;
+            let stats = ExecutionStats {
+                transactions: transactions as u64,
+                executions: transactions as u64,
+                ..ExecutionStats::default()
+            };
+            return Ok(Execution { output, stats });
+        }
+        match execute_parallel(block, view, self.config.threads) {
+            Ok((output, driver)) => {
+                let stats = ExecutionStats {
+                    transactions: transactions as u64,
+                    executions: driver.executions,
+                    validations: driver.validations,
+                    aborts: driver.aborts,
+                    dependency_waits: driver.dependency_waits,
+                    fallbacks: 0,
+                };
+                tracing::debug!(
+                    executions = stats.executions,
+                    validations = stats.validations,
+                    commit_validations = driver.commit_validations,
+                    aborts = stats.aborts,
+                    dependency_waits = stats.dependency_waits,
+                    "block executed"
+                );
+                Ok(Execution { output, stats })
+            }
+            Err(ParallelError::Block(error)) => Err(error),
+            Err(ParallelError::Engine(reason)) => {
+                FALLBACKS.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%reason, "Block-STM failed; executing the block sequentially instead");
+                let output = execute_sequential(block, view)?;
+                let stats = ExecutionStats {
+                    transactions: transactions as u64,
+                    executions: transactions as u64,
+                    fallbacks: 1,
+                    ..ExecutionStats::default()
+                };
+                Ok(Execution { output, stats })
+            }
+        }
+    }
+}
+
+impl BlockExecutor for BlockStmExecutor {
+    fn name(&self) -> &'static str {
+        "block-stm"
+    }
+
+    fn execute_block(&self, block: &Block, view: &dyn StateView) -> Result<Execution, BlockError> {
+        self.execute(block, view)
+    }
+}
+
+/// Why the parallel path gave no output.
+enum ParallelError {
+    /// The block itself is in error (storage failure, counter overflow): every engine
+    /// reports the same.
+    Block(BlockError),
+    /// The engine failed (a panic, a broken invariant): fall back to sequential.
+    Engine(String),
+}
+
+fn execute_parallel<S: StateView + ?Sized>(
+    block: &Block,
+    view: &S,
+    threads: usize,
+) -> Result<(BlockOutput, DriverStats), ParallelError> {
+    let chain = view.chain_state().map_err(|e| ParallelError::Block(e.into()))?;
+    validate_block(block, &chain).map_err(ParallelError::Block)?;
+    let prologue = Prologue::new(block, view).map_err(ParallelError::Block)?;
+    let task = TosTask { block, storage: view, prologue: &prologue };
+    let (run, totals) = run_parallel(&task, block.transactions().len(), threads, TotalsSink::default())
+        .map_err(|error| match error {
+            DriverError::Fatal(error) => ParallelError::Block(error),
+            DriverError::Panicked(message) => ParallelError::Engine(format!("panic: {message}")),
+            DriverError::Invariant(message) => ParallelError::Engine(format!("invariant: {message}")),
+        })?;
+    let writes: FxHashMap<StateKey, StateValue> = run.writes.into_iter().collect();
+    let results = run.outputs.into_iter().map(|outcome| outcome.result).collect();
+    let output = finish_block(block, view, &prologue, writes, results, totals.0).map_err(ParallelError::Block)?;
+    Ok((output, run.stats))
+}
+
+/// The TOS transactions of one block, as the driver runs them.
+struct TosTask<'a, S: ?Sized> {
+    block: &'a Block,
+    storage: &'a S,
+    prologue: &'a Prologue,
+}
+
+impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
+    type Key = StateKey;
+    type Value = StateValue;
+    /// The outcome with its writes moved out into the memory.
+    type Output = TxOutcome;
+    type Error = BlockError;
+    type Writes = WriteSet;
+
+    fn execute(
+        &self,
+        txn_idx: u32,
+        reads: &mut SpeculativeReads<'_, StateKey, StateValue>,
+    ) -> Result<(TxOutcome, WriteSet), ExecuteError<BlockError>> {
+        let tx = self
+            .block
+            .transactions()
+            .get(txn_idx as usize)
+            .ok_or_else(|| ExecuteError::Fatal(BlockError::InvariantViolation(format!("no transaction {txn_idx}"))))?;
+        let mut view = TosView { reads, prologue: self.prologue, storage: self.storage };
+        match execute_transaction(tx, &mut view) {
+            Ok(mut outcome) => {
+                let writes = std::mem::take(&mut outcome.writes);
+                Ok((outcome, writes))
+            }
+            Err(VmError::Read(ViewError::Dependency(blocking))) => Err(ExecuteError::Dependency(blocking)),
+            Err(VmError::Read(ViewError::Storage(error))) => Err(ExecuteError::Fatal(error.into())),
+            Err(VmError::InvalidState(key)) => Err(ExecuteError::Fatal(VmError::<StorageError>::InvalidState(key).into())),
+        }
+    }
+}
+
+/// Why a read through [`TosView`] did not return a value.
+enum ViewError {
+    Dependency(u32),
+    Storage(StorageError),
+}
+
+/// A transaction's view: the block's memory below it, then the prologue, then storage.
+struct TosView<'r, 'm, S: ?Sized> {
+    reads: &'r mut SpeculativeReads<'m, StateKey, StateValue>,
+    prologue: &'r Prologue,
+    storage: &'r S,
+}
+
+impl<S: StateView + ?Sized> VmView for TosView<'_, '_, S> {
+    type Error = ViewError;
+
+    fn read(&mut self, key: &StateKey) -> Result<Option<StateValue>, ViewError> {
+        match self.reads.read(key) {
+            SpeculativeRead::Value(value) => Ok(Some(value)),
+            SpeculativeRead::Dependency(blocking) => Err(ViewError::Dependency(blocking)),
+            // The prologue and storage never change during the block, so a read that
+            // lands on them is validated as "still not in memory", like any storage read.
+            SpeculativeRead::NotFound => match self.prologue.get(key) {
+                Some(value) => Ok(Some(value.clone())),
+                None => self.storage.get(key).map_err(ViewError::Storage),
+            },
+        }
+    }
+
+    fn is_executed(&mut self, tx_hash: &Hash) -> Result<bool, ViewError> {
+        // Executed marks come from earlier blocks only (a block cannot hold one hash
+        // twice), so they are read from storage and need no validation.
+        self.storage.is_executed(tx_hash).map_err(ViewError::Storage)
+    }
+}
+
+/// Folds fees and burns in block order as transactions commit; an overflow ends the block
+/// with the same error the oracle gives.
+#[derive(Default)]
+struct TotalsSink(Totals);
+
+impl CommitSink<TxOutcome, BlockError> for TotalsSink {
+    fn commit(&mut self, _txn_idx: u32, outcome: &TxOutcome) -> Result<(), BlockError> {
+        self.0.add(outcome)
+    }
+}

@@ -1,0 +1,213 @@
+//! The mock block and the loom runner.
+
+use std::collections::HashMap;
+
+use blockstm_driver::{BlockRun, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, SpeculativeRead, SpeculativeReads};
+use loom::sync::atomic::{AtomicU64, Ordering};
+use loom::sync::Arc;
+
+/// A key of the mock state. Key 0 is the miner's balance in the reward-once model.
+pub type Key = u8;
+
+/// One mock transaction: read-modify-write of `writes`, plus plain `reads`.
+#[derive(Clone, Debug)]
+pub struct MockTxn {
+    /// Keys read (and not written).
+    pub reads: Vec<Key>,
+    /// Keys read and then written with `read + credit + (sum of reads % 7)`.
+    pub writes: Vec<Key>,
+    /// The amount credited to each written key.
+    pub credit: u64,
+    /// The base fee; the reported fee also depends on what was read, so an aborted
+    /// incarnation reports a different fee from the final one.
+    pub fee: u64,
+}
+
+/// What a mock transaction reports besides its writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MockOutput {
+    /// Its fee, folded by the sink in block order.
+    pub fee: u64,
+    /// The sum of everything it read (so wrong reads show in the output).
+    pub read_sum: u64,
+}
+
+/// A block of mock transactions over a storage map, with a prologue base layer that
+/// credits `reward` to key 0 (the miner) once, before any transaction.
+#[derive(Debug)]
+pub struct MockBlock {
+    /// The transactions.
+    pub txns: Vec<MockTxn>,
+    /// State beneath the block.
+    pub storage: HashMap<Key, u64>,
+    /// The block reward credited to key 0 by the prologue.
+    pub reward: u64,
+    /// How many times the reward was applied; must end at exactly 1.
+    pub reward_applications: AtomicU64,
+}
+
+impl MockBlock {
+    /// A block without reward.
+    pub fn new(txns: Vec<MockTxn>, storage: &[(Key, u64)]) -> Self {
+        Self { txns, storage: storage.iter().copied().collect(), reward: 0, reward_applications: AtomicU64::new(0) }
+    }
+
+    /// The prologue: applies the reward to the base layer, once, before execution.
+    pub fn apply_prologue(&mut self) {
+        if self.reward == 0 {
+            return;
+        }
+        #[cfg(not(loom_planted_bug = "reward_in_transaction"))]
+        {
+            let miner = self.storage.entry(0).or_insert(0);
+            *miner = miner.checked_add(self.reward).expect("model rewards never overflow");
+            self.reward_applications.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn base(&self, key: Key) -> u64 {
+        self.storage.get(&key).copied().unwrap_or(0)
+    }
+
+    /// The transaction body, shared by the parallel run and the baseline.
+    fn run<E>(&self, txn_idx: usize, mut read: impl FnMut(Key) -> Result<u64, E>) -> Result<(MockOutput, Vec<(Key, u64)>), E> {
+        let txn = &self.txns[txn_idx];
+        // Planted bug: the reward applied by a transaction's execution, which Block-STM may
+        // repeat. The correct code applies it in `apply_prologue`, outside any transaction.
+        #[cfg(loom_planted_bug = "reward_in_transaction")]
+        if txn_idx == self.txns.len() - 1 && self.reward > 0 {
+            self.reward_applications.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut read_sum = 0u64;
+        for &key in &txn.reads {
+            read_sum = read_sum.wrapping_add(read(key)?);
+        }
+        let mut written = Vec::new();
+        for &key in &txn.writes {
+            let current = read(key)?;
+            read_sum = read_sum.wrapping_add(current);
+            written.push((key, current));
+        }
+        let writes = written
+            .into_iter()
+            .map(|(key, current)| (key, current.wrapping_add(txn.credit).wrapping_add(read_sum % 7)))
+            .collect();
+        let fee = txn.fee.wrapping_add(read_sum % 3);
+        Ok((MockOutput { fee, read_sum }, writes))
+    }
+
+    /// The sequential baseline: outputs, final writes, and the folded fee total (`None`
+    /// on overflow).
+    pub fn sequential(&self) -> (Vec<MockOutput>, HashMap<Key, u64>, Option<u64>) {
+        let mut state: HashMap<Key, u64> = HashMap::new();
+        let mut outputs = Vec::new();
+        let mut fees = Some(0u64);
+        for txn_idx in 0..self.txns.len() {
+            let (output, writes) = self
+                .run::<()>(txn_idx, |key| Ok(state.get(&key).copied().unwrap_or_else(|| self.base(key))))
+                .expect("the baseline never fails");
+            fees = fees.and_then(|total| total.checked_add(output.fee));
+            state.extend(writes);
+            outputs.push(output);
+        }
+        (outputs, state, fees)
+    }
+}
+
+impl ParallelTask for MockBlock {
+    type Key = Key;
+    type Value = u64;
+    type Output = MockOutput;
+    type Error = String;
+    type Writes = Vec<(Key, u64)>;
+
+    fn execute(
+        &self,
+        txn_idx: u32,
+        reads: &mut SpeculativeReads<'_, Key, u64>,
+    ) -> Result<(MockOutput, Vec<(Key, u64)>), ExecuteError<String>> {
+        self.run(txn_idx as usize, |key| match reads.read(&key) {
+            SpeculativeRead::Value(value) => Ok(value),
+            SpeculativeRead::NotFound => Ok(self.base(key)),
+            SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
+        })
+    }
+}
+
+/// Records the commit order and folds fees with checked arithmetic, as the TOS engine's
+/// sink does.
+#[derive(Debug, Default)]
+pub struct RecordingSink {
+    /// Transactions in the order they were committed.
+    pub committed: Vec<u32>,
+    /// Outputs as committed.
+    pub outputs: Vec<MockOutput>,
+    /// The fee total.
+    pub fees: u64,
+}
+
+impl CommitSink<MockOutput, String> for RecordingSink {
+    fn commit(&mut self, txn_idx: u32, output: &MockOutput) -> Result<(), String> {
+        self.committed.push(txn_idx);
+        self.outputs.push(*output);
+        self.fees = self.fees.checked_add(output.fee).ok_or_else(|| "fee overflow".to_owned())?;
+        Ok(())
+    }
+}
+
+/// The result of one explored execution.
+pub type Outcome = Result<(blockstm_driver::ParallelRun<Key, u64, MockOutput>, RecordingSink), DriverError<String>>;
+
+/// Runs `block` on `workers` loom threads (the model's main thread is one of them).
+pub fn run_block(block: &'static MockBlock, workers: usize) -> Outcome {
+    let run = Arc::new(BlockRun::new(block, block.txns.len(), RecordingSink::default()));
+    // A worker returns once it sees `done`; at that moment every transaction must already
+    // be committed (or the run halted on an error).
+    let work = |run: &BlockRun<'static, MockBlock, RecordingSink>| {
+        let stats = run.work();
+        let scheduler = run.scheduler();
+        assert!(
+            scheduler.is_halted() || scheduler.committed() == scheduler.num_txns(),
+            "done rose with {} of {} transactions committed",
+            scheduler.committed(),
+            scheduler.num_txns()
+        );
+        stats
+    };
+    let helpers: Vec<_> = (1..workers)
+        .map(|_| {
+            let run = Arc::clone(&run);
+            loom::thread::spawn(move || work(&run))
+        })
+        .collect();
+    let mut stats = work(&run);
+    for helper in helpers {
+        stats.add(&helper.join().expect("a worker never panics in these models"));
+    }
+    let run = Arc::try_unwrap(run).unwrap_or_else(|_| panic!("every worker has returned"));
+    run.finish(stats)
+}
+
+/// Leaks a block for the duration of the process: loom threads need `'static` data, and
+/// each model iteration builds its own small block.
+pub fn leak(mut block: MockBlock) -> &'static MockBlock {
+    block.apply_prologue();
+    Box::leak(Box::new(block))
+}
+
+/// Asserts the parallel outcome equals the sequential baseline in every respect.
+pub fn assert_matches_baseline(block: &MockBlock, outcome: Outcome) -> DriverStats {
+    let (expected_outputs, expected_writes, expected_fees) = block.sequential();
+    let (run, sink) = match outcome {
+        Ok(ok) => ok,
+        Err(error) => panic!("the run failed: {error:?}"),
+    };
+    let in_order: Vec<u32> = (0..block.txns.len() as u32).collect();
+    assert_eq!(sink.committed, in_order, "each transaction committed once, in block order");
+    assert_eq!(sink.outputs, expected_outputs, "committed outputs are the final incarnations'");
+    assert_eq!(run.outputs, expected_outputs);
+    assert_eq!(Some(sink.fees), expected_fees, "fees folded from final incarnations only");
+    let writes: HashMap<Key, u64> = run.writes.into_iter().collect();
+    assert_eq!(writes, expected_writes);
+    run.stats
+}
