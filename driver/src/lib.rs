@@ -189,7 +189,9 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
 
 impl<T: ParallelTask, S> std::fmt::Debug for BlockRun<'_, T, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockRun").field("scheduler", &self.scheduler).finish_non_exhaustive()
+        f.debug_struct("BlockRun")
+            .field("scheduler", &self.scheduler)
+            .finish_non_exhaustive()
     }
 }
 
@@ -221,7 +223,14 @@ where
         self,
         stats: DriverStats,
     ) -> Result<(ParallelRun<T::Key, T::Value, T::Output>, S), DriverError<T::Error>> {
-        let BlockRun { memory, scheduler, outputs, sink, error, .. } = self;
+        let BlockRun {
+            memory,
+            scheduler,
+            outputs,
+            sink,
+            error,
+            ..
+        } = self;
         if let Some(error) = sync::into_inner(error) {
             return Err(error);
         }
@@ -239,11 +248,24 @@ where
             .map(|(txn_idx, slot)| {
                 sync::into_inner(slot)
                     .map(|(_, output)| output)
-                    .ok_or_else(|| DriverError::Invariant(format!("committed transaction {txn_idx} has no output")))
+                    .ok_or_else(|| {
+                        DriverError::Invariant(format!(
+                            "committed transaction {txn_idx} has no output"
+                        ))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let writes = memory.snapshot().map_err(|error| DriverError::Invariant(error.to_string()))?;
-        Ok((ParallelRun { outputs, writes, stats }, sync::into_inner(sink)))
+        let writes = memory
+            .snapshot()
+            .map_err(|error| DriverError::Invariant(error.to_string()))?;
+        Ok((
+            ParallelRun {
+                outputs,
+                writes,
+                stats,
+            },
+            sync::into_inner(sink),
+        ))
     }
 
     fn fail(&self, error: DriverError<T::Error>) {
@@ -262,7 +284,9 @@ where
         #[cfg(loom)]
         self.work_loop(&mut stats);
         #[cfg(not(loom))]
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_loop(&mut stats))) {
+        if let Err(payload) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_loop(&mut stats)))
+        {
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
@@ -280,10 +304,14 @@ where
         while !self.scheduler.done() {
             let task = pending.take().or_else(|| self.scheduler.next_task());
             pending = match task {
-                Some(Task::Execute { txn_idx, incarnation }) => {
-                    self.execute(txn_idx, incarnation, &mut read_buffer, stats)
-                }
-                Some(Task::Validate { txn_idx, incarnation }) => self.validate(txn_idx, incarnation, stats),
+                Some(Task::Execute {
+                    txn_idx,
+                    incarnation,
+                }) => self.execute(txn_idx, incarnation, &mut read_buffer, stats),
+                Some(Task::Validate {
+                    txn_idx,
+                    incarnation,
+                }) => self.validate(txn_idx, incarnation, stats),
                 None => None,
             };
             if pending.is_none() {
@@ -315,7 +343,9 @@ where
                 reads: std::mem::take(read_buffer),
             };
             let result = self.task.execute(txn_idx, &mut reads);
-            let SpeculativeReads { reads: read_set, .. } = reads;
+            let SpeculativeReads {
+                reads: read_set, ..
+            } = reads;
             match result {
                 Err(ExecuteError::Dependency(blocking_txn)) => {
                     *read_buffer = read_set;
@@ -341,13 +371,22 @@ where
                         return None;
                     }
                     *lock(&self.outputs[txn_idx as usize]) = Some((incarnation, output));
-                    return self.scheduler.finish_execution(txn_idx, incarnation, recorded.wrote_new_location);
+                    return self.scheduler.finish_execution(
+                        txn_idx,
+                        incarnation,
+                        recorded.wrote_new_location,
+                    );
                 }
             }
         }
     }
 
-    fn validate(&self, txn_idx: TxnIndex, incarnation: u32, stats: &mut DriverStats) -> Option<Task> {
+    fn validate(
+        &self,
+        txn_idx: TxnIndex,
+        incarnation: u32,
+        stats: &mut DriverStats,
+    ) -> Option<Task> {
         stats.validations += 1;
         let epoch = self.scheduler.start_validation();
         let valid = self.memory.validate_read_set(txn_idx);
@@ -356,7 +395,8 @@ where
             stats.aborts += 1;
             self.memory.convert_writes_to_estimates(txn_idx);
         }
-        self.scheduler.finish_validation(txn_idx, incarnation, epoch, aborted)
+        self.scheduler
+            .finish_validation(txn_idx, incarnation, epoch, aborted)
     }
 
     /// Commits every transaction that is ready, in order, if no other worker is doing so.
@@ -391,7 +431,9 @@ where
                     #[cfg(loom_planted_bug = "fold_at_execution")]
                     let folded = Ok(());
                     #[cfg(not(loom_planted_bug = "fold_at_execution"))]
-                    let folded = sink.commit(candidate.txn_idx, output).map_err(DriverError::Fatal);
+                    let folded = sink
+                        .commit(candidate.txn_idx, output)
+                        .map_err(DriverError::Fatal);
                     folded
                 }
                 _ => Err(DriverError::Invariant(format!(

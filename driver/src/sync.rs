@@ -8,12 +8,16 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 /// Locks `mutex`, ignoring poisoning: a panic while a lock is held halts the whole run, and
 /// nothing read from a poisoned lock afterwards is trusted as a result.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Takes the value out of a mutex that no one else can reach any more.
 pub(crate) fn into_inner<T>(mutex: Mutex<T>) -> T {
-    mutex.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Waits a little when a worker found nothing to do: spin first (the next task is usually

@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use blockstm_driver::{BlockRun, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, SpeculativeRead, SpeculativeReads};
+use blockstm_driver::{
+    BlockRun, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, SpeculativeRead,
+    SpeculativeReads,
+};
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
 
@@ -49,7 +52,12 @@ pub struct MockBlock {
 impl MockBlock {
     /// A block without reward.
     pub fn new(txns: Vec<MockTxn>, storage: &[(Key, u64)]) -> Self {
-        Self { txns, storage: storage.iter().copied().collect(), reward: 0, reward_applications: AtomicU64::new(0) }
+        Self {
+            txns,
+            storage: storage.iter().copied().collect(),
+            reward: 0,
+            reward_applications: AtomicU64::new(0),
+        }
     }
 
     /// The prologue: applies the reward to the base layer, once, before execution.
@@ -60,7 +68,9 @@ impl MockBlock {
         #[cfg(not(loom_planted_bug = "reward_in_transaction"))]
         {
             let miner = self.storage.entry(0).or_insert(0);
-            *miner = miner.checked_add(self.reward).expect("model rewards never overflow");
+            *miner = miner
+                .checked_add(self.reward)
+                .expect("model rewards never overflow");
             self.reward_applications.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -70,7 +80,11 @@ impl MockBlock {
     }
 
     /// The transaction body, shared by the parallel run and the baseline.
-    fn run<E>(&self, txn_idx: usize, mut read: impl FnMut(Key) -> Result<u64, E>) -> Result<(MockOutput, Vec<(Key, u64)>), E> {
+    fn run<E>(
+        &self,
+        txn_idx: usize,
+        mut read: impl FnMut(Key) -> Result<u64, E>,
+    ) -> Result<(MockOutput, Vec<(Key, u64)>), E> {
         let txn = &self.txns[txn_idx];
         // Planted bug: the reward applied by a transaction's execution, which Block-STM may
         // repeat. The correct code applies it in `apply_prologue`, outside any transaction.
@@ -90,7 +104,12 @@ impl MockBlock {
         }
         let writes = written
             .into_iter()
-            .map(|(key, current)| (key, current.wrapping_add(txn.credit).wrapping_add(read_sum % 7)))
+            .map(|(key, current)| {
+                (
+                    key,
+                    current.wrapping_add(txn.credit).wrapping_add(read_sum % 7),
+                )
+            })
             .collect();
         let fee = txn.fee.wrapping_add(read_sum % 3);
         Ok((MockOutput { fee, read_sum }, writes))
@@ -104,7 +123,9 @@ impl MockBlock {
         let mut fees = Some(0u64);
         for txn_idx in 0..self.txns.len() {
             let (output, writes) = self
-                .run::<()>(txn_idx, |key| Ok(state.get(&key).copied().unwrap_or_else(|| self.base(key))))
+                .run::<()>(txn_idx, |key| {
+                    Ok(state.get(&key).copied().unwrap_or_else(|| self.base(key)))
+                })
                 .expect("the baseline never fails");
             fees = fees.and_then(|total| total.checked_add(output.fee));
             state.extend(writes);
@@ -150,17 +171,30 @@ impl CommitSink<MockOutput, String> for RecordingSink {
     fn commit(&mut self, txn_idx: u32, output: &MockOutput) -> Result<(), String> {
         self.committed.push(txn_idx);
         self.outputs.push(*output);
-        self.fees = self.fees.checked_add(output.fee).ok_or_else(|| "fee overflow".to_owned())?;
+        self.fees = self
+            .fees
+            .checked_add(output.fee)
+            .ok_or_else(|| "fee overflow".to_owned())?;
         Ok(())
     }
 }
 
 /// The result of one explored execution.
-pub type Outcome = Result<(blockstm_driver::ParallelRun<Key, u64, MockOutput>, RecordingSink), DriverError<String>>;
+pub type Outcome = Result<
+    (
+        blockstm_driver::ParallelRun<Key, u64, MockOutput>,
+        RecordingSink,
+    ),
+    DriverError<String>,
+>;
 
 /// Runs `block` on `workers` loom threads (the model's main thread is one of them).
 pub fn run_block(block: &'static MockBlock, workers: usize) -> Outcome {
-    let run = Arc::new(BlockRun::new(block, block.txns.len(), RecordingSink::default()));
+    let run = Arc::new(BlockRun::new(
+        block,
+        block.txns.len(),
+        RecordingSink::default(),
+    ));
     // A worker returns once it sees `done`; at that moment every transaction must already
     // be committed (or the run halted on an error).
     let work = |run: &BlockRun<'static, MockBlock, RecordingSink>| {
@@ -182,7 +216,11 @@ pub fn run_block(block: &'static MockBlock, workers: usize) -> Outcome {
         .collect();
     let mut stats = work(&run);
     for helper in helpers {
-        stats.add(&helper.join().expect("a worker never panics in these models"));
+        stats.add(
+            &helper
+                .join()
+                .expect("a worker never panics in these models"),
+        );
     }
     let run = Arc::try_unwrap(run).unwrap_or_else(|_| panic!("every worker has returned"));
     run.finish(stats)
@@ -203,10 +241,20 @@ pub fn assert_matches_baseline(block: &MockBlock, outcome: Outcome) -> DriverSta
         Err(error) => panic!("the run failed: {error:?}"),
     };
     let in_order: Vec<u32> = (0..block.txns.len() as u32).collect();
-    assert_eq!(sink.committed, in_order, "each transaction committed once, in block order");
-    assert_eq!(sink.outputs, expected_outputs, "committed outputs are the final incarnations'");
+    assert_eq!(
+        sink.committed, in_order,
+        "each transaction committed once, in block order"
+    );
+    assert_eq!(
+        sink.outputs, expected_outputs,
+        "committed outputs are the final incarnations'"
+    );
     assert_eq!(run.outputs, expected_outputs);
-    assert_eq!(Some(sink.fees), expected_fees, "fees folded from final incarnations only");
+    assert_eq!(
+        Some(sink.fees),
+        expected_fees,
+        "fees folded from final incarnations only"
+    );
     let writes: HashMap<Key, u64> = run.writes.into_iter().collect();
     assert_eq!(writes, expected_writes);
     run.stats

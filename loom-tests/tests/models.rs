@@ -18,7 +18,12 @@ fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
 }
 
 fn rmw(keys: &[u8], credit: u64) -> MockTxn {
-    MockTxn { reads: vec![], writes: keys.to_vec(), credit, fee: 1 }
+    MockTxn {
+        reads: vec![],
+        writes: keys.to_vec(),
+        credit,
+        fee: 1,
+    }
 }
 
 /// 1. Scheduler counters: two workers, three conflicting transactions, so aborts and
@@ -29,7 +34,10 @@ fn rmw(keys: &[u8], credit: u64) -> MockTxn {
 #[cfg_attr(loom_planted_bug = "done_ignores_commit", should_panic)]
 fn scheduler_counters() {
     model(2, || {
-        let block = leak(MockBlock::new(vec![rmw(&[0], 1), rmw(&[0], 2), rmw(&[1], 3)], &[(0, 10)]));
+        let block = leak(MockBlock::new(
+            vec![rmw(&[0], 1), rmw(&[0], 2), rmw(&[1], 3)],
+            &[(0, 10)],
+        ));
         let outcome = run_block(block, 2);
         let stats = assert_matches_baseline(block, outcome);
         assert!(stats.executions >= 3);
@@ -45,8 +53,18 @@ fn dependencies_always_resume() {
     model(2, || {
         let txns = vec![
             rmw(&[0], 5),
-            MockTxn { reads: vec![0], writes: vec![1], credit: 1, fee: 1 },
-            MockTxn { reads: vec![1], writes: vec![2], credit: 1, fee: 1 },
+            MockTxn {
+                reads: vec![0],
+                writes: vec![1],
+                credit: 1,
+                fee: 1,
+            },
+            MockTxn {
+                reads: vec![1],
+                writes: vec![2],
+                credit: 1,
+                fee: 1,
+            },
         ];
         let block = leak(MockBlock::new(txns, &[]));
         let outcome = run_block(block, 2);
@@ -60,7 +78,18 @@ fn dependencies_always_resume() {
 #[cfg_attr(loom_planted_bug = "commit_without_validation", should_panic)]
 fn rolling_commit_in_order_after_validation() {
     model(3, || {
-        let block = leak(MockBlock::new(vec![rmw(&[0], 1), MockTxn { reads: vec![0], writes: vec![], credit: 0, fee: 1 }], &[]));
+        let block = leak(MockBlock::new(
+            vec![
+                rmw(&[0], 1),
+                MockTxn {
+                    reads: vec![0],
+                    writes: vec![],
+                    credit: 0,
+                    fee: 1,
+                },
+            ],
+            &[],
+        ));
         let outcome = run_block(block, 2);
         assert_matches_baseline(block, outcome);
     });
@@ -83,11 +112,21 @@ fn fee_totals_come_from_final_incarnations() {
 #[test]
 fn fee_overflow_is_an_error_in_every_interleaving() {
     model(2, || {
-        let big = MockTxn { reads: vec![], writes: vec![0], credit: 1, fee: u64::MAX - 5 };
+        let big = MockTxn {
+            reads: vec![],
+            writes: vec![0],
+            credit: 1,
+            fee: u64::MAX - 5,
+        };
         let block = leak(MockBlock::new(vec![big.clone(), big], &[]));
         match run_block(block, 2) {
-            Err(blockstm_driver::DriverError::Fatal(message)) => assert_eq!(message, "fee overflow"),
-            other => panic!("expected the overflow error, got {:?}", other.map(|(run, _)| run.stats)),
+            Err(blockstm_driver::DriverError::Fatal(message)) => {
+                assert_eq!(message, "fee overflow")
+            }
+            other => panic!(
+                "expected the overflow error, got {:?}",
+                other.map(|(run, _)| run.stats)
+            ),
         }
     });
 }
@@ -103,8 +142,16 @@ fn miner_reward_applied_exactly_once() {
         let block = leak(block);
         let outcome = run_block(block, 2);
         assert_matches_baseline(block, outcome);
-        assert_eq!(block.reward_applications.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert!(block.storage[&0] == 1_100, "the base layer holds storage + reward");
+        assert_eq!(
+            block
+                .reward_applications
+                .load(std::sync::atomic::Ordering::SeqCst),
+            1
+        );
+        assert!(
+            block.storage[&0] == 1_100,
+            "the base layer holds storage + reward"
+        );
     });
 }
 
@@ -146,7 +193,10 @@ fn mvmemory_one_key() {
                     || (*version == Version::new(0, 1) && *value == 200);
                 assert!(whole, "torn read: {version:?} with {value}");
                 if *value == 100 {
-                    assert!(before < 2, "read the first write after it became an ESTIMATE");
+                    assert!(
+                        before < 2,
+                        "read the first write after it became an ESTIMATE"
+                    );
                 }
             }
             ReadResult::Dependency { blocking_txn } => {
@@ -155,7 +205,11 @@ fn mvmemory_one_key() {
             }
         }
         if before == 2 && after == 2 {
-            assert_eq!(result, ReadResult::Dependency { blocking_txn: 0 }, "the ESTIMATE stood throughout");
+            assert_eq!(
+                result,
+                ReadResult::Dependency { blocking_txn: 0 },
+                "the ESTIMATE stood throughout"
+            );
         }
         let recorded = ReadDescriptor::from_result(7, &result);
         if let Some(read) = &recorded {
@@ -167,7 +221,10 @@ fn mvmemory_one_key() {
         if recorded.is_some() {
             let valid = memory.validate_read_set(1);
             let read_final = matches!(result, ReadResult::Value { version, .. } if version == Version::new(0, 1));
-            assert_eq!(valid, read_final, "validation after the rewrite: {result:?}");
+            assert_eq!(
+                valid, read_final,
+                "validation after the rewrite: {result:?}"
+            );
         }
     });
 }

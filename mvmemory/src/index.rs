@@ -22,7 +22,9 @@ pub(crate) struct KeyIndex<K, E> {
 #[cfg(not(loom))]
 impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
     pub(crate) fn new() -> Self {
-        Self { map: dashmap::DashMap::with_hasher(rustc_hash::FxBuildHasher) }
+        Self {
+            map: dashmap::DashMap::with_hasher(rustc_hash::FxBuildHasher),
+        }
     }
 
     /// Runs `f` on the versions of `key`, if the key was ever written.
@@ -31,7 +33,11 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
     }
 
     /// Runs `f` on the versions of `key`, creating an empty set when missing.
-    pub(crate) fn with_mut_or_default<R>(&self, key: &K, f: impl FnOnce(&mut Versions<E>) -> R) -> R {
+    pub(crate) fn with_mut_or_default<R>(
+        &self,
+        key: &K,
+        f: impl FnOnce(&mut Versions<E>) -> R,
+    ) -> R {
         // `get_mut` first: the common re-execution case finds the key and needs no clone.
         if let Some(mut versions) = self.map.get_mut(key) {
             return f(&mut versions);
@@ -60,14 +66,20 @@ pub(crate) struct KeyIndex<K, E> {
 #[cfg(loom)]
 impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
     pub(crate) fn new() -> Self {
-        Self { map: crate::sync::Mutex::new(std::collections::HashMap::new()) }
+        Self {
+            map: crate::sync::Mutex::new(std::collections::HashMap::new()),
+        }
     }
 
     pub(crate) fn with<R>(&self, key: &K, f: impl FnOnce(&Versions<E>) -> R) -> Option<R> {
         crate::sync::lock(&self.map).get(key).map(f)
     }
 
-    pub(crate) fn with_mut_or_default<R>(&self, key: &K, f: impl FnOnce(&mut Versions<E>) -> R) -> R {
+    pub(crate) fn with_mut_or_default<R>(
+        &self,
+        key: &K,
+        f: impl FnOnce(&mut Versions<E>) -> R,
+    ) -> R {
         f(crate::sync::lock(&self.map).entry(key.clone()).or_default())
     }
 

@@ -69,7 +69,10 @@ pub struct Version {
 impl Version {
     /// A version.
     pub const fn new(txn_idx: TxnIndex, incarnation: Incarnation) -> Self {
-        Self { txn_idx, incarnation }
+        Self {
+            txn_idx,
+            incarnation,
+        }
     }
 }
 
@@ -152,7 +155,11 @@ pub struct EstimateAtEnd {
 
 impl std::fmt::Display for EstimateAtEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "transaction {} left an ESTIMATE at the end of the block", self.txn_idx)
+        write!(
+            f,
+            "transaction {} left an ESTIMATE at the end of the block",
+            self.txn_idx
+        )
     }
 }
 
@@ -174,7 +181,9 @@ pub struct MVMemory<K, V> {
 
 impl<K, V> std::fmt::Debug for MVMemory<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MVMemory").field("txns", &self.txns.len()).finish_non_exhaustive()
+        f.debug_struct("MVMemory")
+            .field("txns", &self.txns.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,9 +195,15 @@ where
     /// An empty memory for a block of `num_txns` transactions.
     pub fn new(num_txns: usize) -> Self {
         let txns = (0..num_txns)
-            .map(|_| TxnSets { written: Mutex::new(Vec::new()), reads: Mutex::new(Vec::new()) })
+            .map(|_| TxnSets {
+                written: Mutex::new(Vec::new()),
+                reads: Mutex::new(Vec::new()),
+            })
             .collect();
-        Self { index: KeyIndex::new(), txns }
+        Self {
+            index: KeyIndex::new(),
+            txns,
+        }
     }
 
     /// The block size this memory was made for.
@@ -205,13 +220,17 @@ where
     /// What transaction `txn_idx` reads at `key`: the highest write below it.
     pub fn read(&self, key: &K, txn_idx: TxnIndex) -> ReadResult<V> {
         self.index
-            .with(key, |versions| match versions.range(..txn_idx).next_back() {
-                Some((&writer, Entry::Value { incarnation, value })) => ReadResult::Value {
-                    version: Version::new(writer, *incarnation),
-                    value: value.clone(),
-                },
-                Some((&writer, Entry::Estimate)) => ReadResult::Dependency { blocking_txn: writer },
-                None => ReadResult::NotFound,
+            .with(key, |versions| {
+                match versions.range(..txn_idx).next_back() {
+                    Some((&writer, Entry::Value { incarnation, value })) => ReadResult::Value {
+                        version: Version::new(writer, *incarnation),
+                        value: value.clone(),
+                    },
+                    Some((&writer, Entry::Estimate)) => ReadResult::Dependency {
+                        blocking_txn: writer,
+                    },
+                    None => ReadResult::NotFound,
+                }
             })
             .unwrap_or(ReadResult::NotFound)
     }
@@ -219,12 +238,14 @@ where
     /// Where a read by `txn_idx` at `key` would come from now, without cloning the value.
     fn origin_now(&self, key: &K, txn_idx: TxnIndex) -> Option<ReadOrigin> {
         self.index
-            .with(key, |versions| match versions.range(..txn_idx).next_back() {
-                Some((&writer, Entry::Value { incarnation, .. })) => {
-                    Some(ReadOrigin::MultiVersion(Version::new(writer, *incarnation)))
+            .with(key, |versions| {
+                match versions.range(..txn_idx).next_back() {
+                    Some((&writer, Entry::Value { incarnation, .. })) => {
+                        Some(ReadOrigin::MultiVersion(Version::new(writer, *incarnation)))
+                    }
+                    Some((_, Entry::Estimate)) => None,
+                    None => Some(ReadOrigin::Storage),
                 }
-                Some((_, Entry::Estimate)) => None,
-                None => Some(ReadOrigin::Storage),
             })
             .unwrap_or(Some(ReadOrigin::Storage))
     }
@@ -245,8 +266,12 @@ where
         let previous = std::mem::take(&mut *written);
         let mut wrote_new_location = false;
         for (key, value) in writes {
-            let entry = Entry::Value { incarnation: version.incarnation, value };
-            self.index.with_mut_or_default(&key, |versions| versions.insert(version.txn_idx, entry));
+            let entry = Entry::Value {
+                incarnation: version.incarnation,
+                value,
+            };
+            self.index
+                .with_mut_or_default(&key, |versions| versions.insert(version.txn_idx, entry));
             wrote_new_location |= !previous.contains(&key);
             written.push(key);
         }
@@ -254,12 +279,16 @@ where
         // writes are in: a reader then never finds a gap where sequential execution would
         // see a value from this transaction.
         for key in previous.iter().filter(|key| !written.contains(key)) {
-            self.index.with_mut(key, |versions| versions.remove(&version.txn_idx));
+            self.index
+                .with_mut(key, |versions| versions.remove(&version.txn_idx));
         }
         drop(written);
         let mut spare = std::mem::replace(&mut *lock(&sets.reads), reads);
         spare.clear();
-        RecordOutcome { wrote_new_location, spare_read_buffer: spare }
+        RecordOutcome {
+            wrote_new_location,
+            spare_read_buffer: spare,
+        }
     }
 
     /// Marks everything the last incarnation of `txn_idx` wrote as ESTIMATE (it was just
@@ -294,11 +323,12 @@ where
     pub fn snapshot(&self) -> Result<Vec<(K, V)>, EstimateAtEnd> {
         let mut out = Vec::new();
         let mut error = None;
-        self.index.for_each(|key, versions| match versions.iter().next_back() {
-            Some((_, Entry::Value { value, .. })) => out.push((key.clone(), value.clone())),
-            Some((&txn_idx, Entry::Estimate)) => error = Some(EstimateAtEnd { txn_idx }),
-            None => {}
-        });
+        self.index
+            .for_each(|key, versions| match versions.iter().next_back() {
+                Some((_, Entry::Value { value, .. })) => out.push((key.clone(), value.clone())),
+                Some((&txn_idx, Entry::Estimate)) => error = Some(EstimateAtEnd { txn_idx }),
+                None => {}
+            });
         match error {
             Some(error) => Err(error),
             None => Ok(out),

@@ -9,5 +9,7 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 /// Locks `mutex`, ignoring poisoning: no code in this crate panics while holding a lock
 /// (the caller's transaction code never runs under one), so the data is always whole.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -14,10 +14,32 @@ fn read_sees_highest_lower_writer() {
     m.record(Version::new(1, 0), vec![], [(7, 10)]);
     m.record(Version::new(3, 2), vec![], [(7, 30)]);
     assert_eq!(m.read(&7, 0), ReadResult::NotFound);
-    assert_eq!(m.read(&7, 1), ReadResult::NotFound, "a transaction never reads itself");
-    assert_eq!(m.read(&7, 2), ReadResult::Value { version: Version::new(1, 0), value: 10 });
-    assert_eq!(m.read(&7, 3), ReadResult::Value { version: Version::new(1, 0), value: 10 });
-    assert_eq!(m.read(&7, 4), ReadResult::Value { version: Version::new(3, 2), value: 30 });
+    assert_eq!(
+        m.read(&7, 1),
+        ReadResult::NotFound,
+        "a transaction never reads itself"
+    );
+    assert_eq!(
+        m.read(&7, 2),
+        ReadResult::Value {
+            version: Version::new(1, 0),
+            value: 10
+        }
+    );
+    assert_eq!(
+        m.read(&7, 3),
+        ReadResult::Value {
+            version: Version::new(1, 0),
+            value: 10
+        }
+    );
+    assert_eq!(
+        m.read(&7, 4),
+        ReadResult::Value {
+            version: Version::new(3, 2),
+            value: 30
+        }
+    );
     assert_eq!(m.read(&8, 4), ReadResult::NotFound);
 }
 
@@ -28,7 +50,13 @@ fn estimate_gives_dependency_until_rewritten() {
     m.convert_writes_to_estimates(0);
     assert_eq!(m.read(&1, 2), ReadResult::Dependency { blocking_txn: 0 });
     m.record(Version::new(0, 1), vec![], [(1, 6)]);
-    assert_eq!(m.read(&1, 2), ReadResult::Value { version: Version::new(0, 1), value: 6 });
+    assert_eq!(
+        m.read(&1, 2),
+        ReadResult::Value {
+            version: Version::new(0, 1),
+            value: 6
+        }
+    );
 }
 
 #[test]
@@ -37,8 +65,15 @@ fn record_reports_new_locations_and_removes_stale_entries() {
     let first = m.record(Version::new(0, 0), vec![], [(1, 5), (2, 5)]);
     assert!(first.wrote_new_location);
     let same = m.record(Version::new(0, 1), vec![], [(2, 6)]);
-    assert!(!same.wrote_new_location, "a subset of the previous write set is not new");
-    assert_eq!(m.read(&1, 1), ReadResult::NotFound, "key 1 is no longer written by txn 0");
+    assert!(
+        !same.wrote_new_location,
+        "a subset of the previous write set is not new"
+    );
+    assert_eq!(
+        m.read(&1, 1),
+        ReadResult::NotFound,
+        "key 1 is no longer written by txn 0"
+    );
     let grown = m.record(Version::new(0, 2), vec![], [(2, 7), (3, 7)]);
     assert!(grown.wrote_new_location);
 }
@@ -67,7 +102,10 @@ fn validation_fails_on_estimate_and_on_new_writer_of_storage_read() {
     m.record(Version::new(2, 0), vec![read_desc(&m, 4, 2)], []);
     assert!(m.validate_read_set(2));
     m.record(Version::new(1, 0), vec![], [(4, 1)]);
-    assert!(!m.validate_read_set(2), "a storage read fails once a lower txn writes the key");
+    assert!(
+        !m.validate_read_set(2),
+        "a storage read fails once a lower txn writes the key"
+    );
     // Writes above the reader never matter.
     let m = mem(4);
     m.record(Version::new(1, 0), vec![read_desc(&m, 4, 1)], []);
@@ -90,7 +128,10 @@ fn snapshot_gives_highest_writer_and_rejects_leftover_estimates() {
 #[test]
 fn record_hands_back_the_previous_read_buffer() {
     let m = mem(1);
-    let reads = vec![ReadDescriptor { key: 1, origin: ReadOrigin::Storage }];
+    let reads = vec![ReadDescriptor {
+        key: 1,
+        origin: ReadOrigin::Storage,
+    }];
     m.record(Version::new(0, 0), reads, []);
     let outcome = m.record(Version::new(0, 1), Vec::new(), []);
     assert!(outcome.spare_read_buffer.is_empty());

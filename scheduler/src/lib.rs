@@ -177,7 +177,10 @@ impl Scheduler {
             halted: AtomicBool::new(false),
             write_epoch: CachePadded::new(AtomicU64::new(0)),
             commit_idx: CachePadded::new(AtomicUsize::new(0)),
-            commit: Mutex::new(CommitState { next: 0, max_record_epoch: 0 }),
+            commit: Mutex::new(CommitState {
+                next: 0,
+                max_record_epoch: 0,
+            }),
             txns,
         }
     }
@@ -270,7 +273,10 @@ impl Scheduler {
             let mut state = self.txn(idx);
             if state.status == TxnStatus::ReadyToExecute {
                 state.status = TxnStatus::Executing;
-                return Some(Task::Execute { txn_idx: idx, incarnation: state.incarnation });
+                return Some(Task::Execute {
+                    txn_idx: idx,
+                    incarnation: state.incarnation,
+                });
             }
         }
         self.end_task();
@@ -298,7 +304,10 @@ impl Scheduler {
             let txn_idx = idx as TxnIndex;
             let state = self.txn(txn_idx);
             if state.status == TxnStatus::Executed {
-                return Some(Task::Validate { txn_idx, incarnation: state.incarnation });
+                return Some(Task::Validate {
+                    txn_idx,
+                    incarnation: state.incarnation,
+                });
             }
         }
         self.end_task();
@@ -323,7 +332,10 @@ impl Scheduler {
     /// retries the execution at once); `true` if the transaction now waits and the
     /// execution task is over.
     pub fn add_dependency(&self, txn_idx: TxnIndex, blocking_txn: TxnIndex) -> bool {
-        debug_assert!(blocking_txn < txn_idx, "invariant: dependencies point to lower transactions");
+        debug_assert!(
+            blocking_txn < txn_idx,
+            "invariant: dependencies point to lower transactions"
+        );
         let mut blocker = self.txn(blocking_txn);
         if matches!(blocker.status, TxnStatus::Executed | TxnStatus::Committed) {
             return false;
@@ -357,7 +369,10 @@ impl Scheduler {
         let record_epoch = self.write_epoch.fetch_add(1, ORDER) + 1;
         let dependents = {
             let mut state = self.txn(txn_idx);
-            debug_assert_eq!(state.incarnation, incarnation, "invariant: one execution per incarnation");
+            debug_assert_eq!(
+                state.incarnation, incarnation,
+                "invariant: one execution per incarnation"
+            );
             state.status = TxnStatus::Executed;
             state.record_epoch = record_epoch;
             state.validated_epoch = None;
@@ -381,7 +396,10 @@ impl Scheduler {
                 self.decrease_validation_idx(txn_idx as usize);
             } else {
                 // Only this transaction needs validating; keep the task going.
-                return Some(Task::Validate { txn_idx, incarnation });
+                return Some(Task::Validate {
+                    txn_idx,
+                    incarnation,
+                });
             }
         }
         self.end_task();
@@ -445,7 +463,10 @@ impl Scheduler {
         if self.commit_idx.load(ORDER) >= self.num_txns {
             return None;
         }
-        try_lock(&self.commit).map(|state| Committer { scheduler: self, state })
+        try_lock(&self.commit).map(|state| Committer {
+            scheduler: self,
+            state,
+        })
     }
 }
 
@@ -482,10 +503,16 @@ impl Committer<'_> {
         }
         // Planted bug (loom models): trust any earlier validation, or none at all.
         #[cfg(not(loom_planted_bug = "commit_without_validation"))]
-        let needs_validation = state.validated_epoch.is_none_or(|epoch| epoch < self.state.max_record_epoch);
+        let needs_validation = state
+            .validated_epoch
+            .is_none_or(|epoch| epoch < self.state.max_record_epoch);
         #[cfg(loom_planted_bug = "commit_without_validation")]
         let needs_validation = false;
-        Some(CommitCandidate { txn_idx, incarnation: state.incarnation, needs_validation })
+        Some(CommitCandidate {
+            txn_idx,
+            incarnation: state.incarnation,
+            needs_validation,
+        })
     }
 
     /// Commits the candidate, unless its incarnation was aborted meanwhile (`false`: ask
@@ -513,7 +540,8 @@ impl Committer<'_> {
     /// turn the incarnation's writes into ESTIMATEs and then call
     /// [`Committer::finish_abort`].
     pub fn try_abort(&mut self, candidate: CommitCandidate) -> bool {
-        self.scheduler.try_validation_abort(candidate.txn_idx, candidate.incarnation)
+        self.scheduler
+            .try_validation_abort(candidate.txn_idx, candidate.incarnation)
     }
 
     /// Completes an abort claimed with [`Committer::try_abort`], releasing the commit

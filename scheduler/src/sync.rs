@@ -15,7 +15,9 @@ pub(crate) use std::sync::atomic::Ordering;
 /// Locks `mutex`, ignoring poisoning: the scheduler never runs caller code while holding
 /// a lock, and never panics while holding one, so the data behind it is always whole.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Tries to lock `mutex` without waiting.

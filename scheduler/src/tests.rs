@@ -1,11 +1,17 @@
 use super::*;
 
 fn exec(txn_idx: TxnIndex, incarnation: Incarnation) -> Option<Task> {
-    Some(Task::Execute { txn_idx, incarnation })
+    Some(Task::Execute {
+        txn_idx,
+        incarnation,
+    })
 }
 
 fn val(txn_idx: TxnIndex, incarnation: Incarnation) -> Option<Task> {
-    Some(Task::Validate { txn_idx, incarnation })
+    Some(Task::Validate {
+        txn_idx,
+        incarnation,
+    })
 }
 
 /// The next task, skipping the empty answers a sweep gives while it passes transactions
@@ -58,7 +64,10 @@ fn failed_validation_aborts_once_and_reexecutes() {
     assert_eq!(s.finish_execution(0, 0, true), None);
     assert_eq!(next(&s), val(0, 0));
     assert!(s.try_validation_abort(0, 0));
-    assert!(!s.try_validation_abort(0, 0), "only one validator wins the abort");
+    assert!(
+        !s.try_validation_abort(0, 0),
+        "only one validator wins the abort"
+    );
     assert_eq!(s.status(0), (TxnStatus::Aborting, 0));
     let epoch = s.start_validation();
     assert_eq!(s.finish_validation(0, 0, epoch, true), exec(0, 1));

@@ -1,8 +1,8 @@
 //! A block's effects as a store applies them, and the state root that seals them.
 
 use crate::state::{StateKey, StateValue};
-use crate::view::{ChainState, StorageError};
 use crate::types::Hash;
+use crate::view::{ChainState, StorageError};
 
 /// Everything one block changes, ready to be applied atomically.
 ///
@@ -45,14 +45,31 @@ impl BlockCommit {
             )));
         }
         if let Some((key, _)) = writes.iter().find(|(key, value)| !value.fits(key)) {
-            return Err(StorageError::InvalidCommit(format!("value does not fit key {key:?}")));
+            return Err(StorageError::InvalidCommit(format!(
+                "value does not fit key {key:?}"
+            )));
         }
         executed.sort_unstable();
         if executed.windows(2).any(|pair| pair[0] == pair[1]) {
-            return Err(StorageError::InvalidCommit("a transaction hash is marked twice".into()));
+            return Err(StorageError::InvalidCommit(
+                "a transaction hash is marked twice".into(),
+            ));
         }
-        let state_root = state_root(&previous.state_root, topoheight, burned_supply, &writes, &executed);
-        Ok(Self { parent: *previous, topoheight, writes, executed, burned_supply, state_root })
+        let state_root = state_root(
+            &previous.state_root,
+            topoheight,
+            burned_supply,
+            &writes,
+            &executed,
+        );
+        Ok(Self {
+            parent: *previous,
+            topoheight,
+            writes,
+            executed,
+            burned_supply,
+            state_root,
+        })
     }
 
     /// The chain state this commit was built on; a store applies it only on top of it.
@@ -138,7 +155,10 @@ mod tests {
     fn writes() -> Vec<(StateKey, StateValue)> {
         vec![
             (StateKey::Nonce(PublicKey([1; 32])), StateValue::Nonce(0)),
-            (StateKey::Balance(PublicKey([1; 32]), Asset::TOS), StateValue::Balance(5)),
+            (
+                StateKey::Balance(PublicKey([1; 32]), Asset::TOS),
+                StateValue::Balance(5),
+            ),
         ]
     }
 
@@ -150,7 +170,10 @@ mod tests {
         assert_ne!(base, state_root(&Hash::ZERO, 2, 0, &writes(), &[]));
         assert_ne!(base, state_root(&Hash::ZERO, 1, 1, &writes(), &[]));
         assert_ne!(base, state_root(&Hash::ZERO, 1, 0, &writes()[..1], &[]));
-        assert_ne!(base, state_root(&Hash::ZERO, 1, 0, &writes(), &[Hash::ZERO]));
+        assert_ne!(
+            base,
+            state_root(&Hash::ZERO, 1, 0, &writes(), &[Hash::ZERO])
+        );
     }
 
     #[test]

@@ -44,11 +44,19 @@ impl MemoryStore {
     /// Later commits chain on it as on any other state.
     pub fn with_state(values: impl IntoIterator<Item = (StateKey, StateValue)>) -> Self {
         let state = MemoryState {
-            values: values.into_iter().filter(|(_, v)| !v.is_deletion()).collect(),
+            values: values
+                .into_iter()
+                .filter(|(_, v)| !v.is_deletion())
+                .collect(),
             executed: FxHashMap::default(),
-            chain: ChainState { topoheight: Some(0), ..ChainState::default() },
+            chain: ChainState {
+                topoheight: Some(0),
+                ..ChainState::default()
+            },
         };
-        Self { current: RwLock::new(Arc::new(state)) }
+        Self {
+            current: RwLock::new(Arc::new(state)),
+        }
     }
 
     fn current(&self) -> Arc<MemoryState> {
@@ -82,7 +90,9 @@ impl BlockStore for MemoryStore {
     type Snapshot<'a> = MemorySnapshot;
 
     fn snapshot(&self) -> Result<MemorySnapshot, StorageError> {
-        Ok(MemorySnapshot { state: self.current() })
+        Ok(MemorySnapshot {
+            state: self.current(),
+        })
     }
 
     fn commit(&self, commit: &BlockCommit) -> Result<(), StorageError> {

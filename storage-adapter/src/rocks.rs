@@ -17,7 +17,10 @@
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions,
+    DB,
+};
 
 use crate::commit::BlockCommit;
 use crate::state::{StateKey, StateValue};
@@ -55,7 +58,10 @@ pub struct RocksOptions {
 
 impl Default for RocksOptions {
     fn default() -> Self {
-        Self { sync_commits: false, block_cache_bytes: 256 << 20 }
+        Self {
+            sync_commits: false,
+            block_cache_bytes: 256 << 20,
+        }
     }
 }
 
@@ -76,7 +82,9 @@ pub struct RocksStore {
 
 impl std::fmt::Debug for RocksStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RocksStore").field("path", &self.db.path()).finish_non_exhaustive()
+        f.debug_struct("RocksStore")
+            .field("path", &self.db.path())
+            .finish_non_exhaustive()
     }
 }
 
@@ -123,7 +131,10 @@ impl RocksStore {
         let topoheight = match read(META_TOPOHEIGHT)? {
             None => None,
             Some(bytes) => Some(u64::from_be_bytes(
-                bytes.as_ref().try_into().map_err(|_| corrupt(META_TOPOHEIGHT))?,
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt(META_TOPOHEIGHT))?,
             )),
         };
         let state_root = match read(META_STATE_ROOT)? {
@@ -132,11 +143,18 @@ impl RocksStore {
         };
         let burned_supply = match read(META_BURNED_SUPPLY)? {
             None => 0,
-            Some(bytes) => {
-                u64::from_be_bytes(bytes.as_ref().try_into().map_err(|_| corrupt(META_BURNED_SUPPLY))?)
-            }
+            Some(bytes) => u64::from_be_bytes(
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt(META_BURNED_SUPPLY))?,
+            ),
         };
-        Ok(ChainState { topoheight, state_root, burned_supply })
+        Ok(ChainState {
+            topoheight,
+            state_root,
+            burned_supply,
+        })
     }
 }
 
@@ -155,7 +173,9 @@ pub struct RocksSnapshot<'a> {
 
 impl std::fmt::Debug for RocksSnapshot<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RocksSnapshot").field("chain", &self.chain).finish_non_exhaustive()
+        f.debug_struct("RocksSnapshot")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,14 +187,20 @@ impl StateView for RocksSnapshot<'_> {
             StateKey::Multisig(_) => self.multisig,
         };
         let column_key = key.column_key();
-        let Some(bytes) = self.store.db.get_pinned_cf_opt(column, column_key, &self.read_options)? else {
+        let Some(bytes) =
+            self.store
+                .db
+                .get_pinned_cf_opt(column, column_key, &self.read_options)?
+        else {
             return Ok(None);
         };
-        StateValue::decode(key, &bytes).map(Some).map_err(|reason| StorageError::Corrupt {
-            column: column_of(key),
-            key: hex::encode(column_key),
-            reason,
-        })
+        StateValue::decode(key, &bytes)
+            .map(Some)
+            .map_err(|reason| StorageError::Corrupt {
+                column: column_of(key),
+                key: hex::encode(column_key),
+                reason,
+            })
     }
 
     fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
@@ -233,7 +259,11 @@ impl BlockStore for RocksStore {
         }
         // Metadata keys in byte order: burned_supply < state_root < topoheight.
         let meta = self.column(CF_META);
-        batch.put_cf(meta, META_BURNED_SUPPLY, commit.burned_supply().to_be_bytes());
+        batch.put_cf(
+            meta,
+            META_BURNED_SUPPLY,
+            commit.burned_supply().to_be_bytes(),
+        );
         batch.put_cf(meta, META_STATE_ROOT, commit.state_root().as_bytes());
         batch.put_cf(meta, META_TOPOHEIGHT, topoheight);
         self.db.write_opt(batch, &self.write_options)?;
@@ -246,6 +276,9 @@ pub(crate) mod test_support {
     /// Writes raw bytes under a state key, bypassing encoding: how tests make corrupt data.
     pub fn write_raw(store: &super::RocksStore, key: &super::StateKey, bytes: &[u8]) {
         let column = store.column(super::column_of(key));
-        store.db.put_cf(column, key.column_key(), bytes).expect("test write");
+        store
+            .db
+            .put_cf(column, key.column_key(), bytes)
+            .expect("test write");
     }
 }

@@ -29,9 +29,9 @@ impl StateKey {
     /// The account this key belongs to.
     pub fn account(&self) -> &PublicKey {
         match self {
-            StateKey::Nonce(account) | StateKey::Balance(account, _) | StateKey::Multisig(account) => {
-                account
-            }
+            StateKey::Nonce(account)
+            | StateKey::Balance(account, _)
+            | StateKey::Multisig(account) => account,
         }
     }
 
@@ -116,7 +116,9 @@ impl StateValue {
     /// multisig `threshold, count, participants…`). Deletions encode as empty.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            StateValue::Nonce(v) | StateValue::Balance(v) => out.extend_from_slice(&v.to_be_bytes()),
+            StateValue::Nonce(v) | StateValue::Balance(v) => {
+                out.extend_from_slice(&v.to_be_bytes())
+            }
             StateValue::Multisig(None) => {}
             StateValue::Multisig(Some(config)) => {
                 out.push(config.threshold);
@@ -210,7 +212,10 @@ mod tests {
         let account = PublicKey([3; 32]);
         let cases = [
             (StateKey::Nonce(account), StateValue::Nonce(u64::MAX)),
-            (StateKey::Balance(account, Asset::TOS), StateValue::Balance(42)),
+            (
+                StateKey::Balance(account, Asset::TOS),
+                StateValue::Balance(42),
+            ),
             (
                 StateKey::Multisig(account),
                 StateValue::Multisig(Some(Arc::new(MultisigConfig {

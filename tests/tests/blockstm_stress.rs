@@ -7,18 +7,24 @@ use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, Wor
 use storage_adapter::{BlockStore, MemoryStore};
 
 fn stress(kind: WorkloadKind, accounts: usize, block_size: usize, runs: usize) {
-    let mut workload = Workload::new(WorkloadConfig::new(kind, accounts, block_size, 7)).expect("valid workload");
+    let mut workload =
+        Workload::new(WorkloadConfig::new(kind, accounts, block_size, 7)).expect("valid workload");
     let store = MemoryStore::new();
     store
         .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
         .expect("commit genesis");
-    let engine = BlockStmExecutor::new(BlockStmConfig { threads: 8, min_parallel_txns: 0 });
+    let engine = BlockStmExecutor::new(BlockStmConfig {
+        threads: 8,
+        min_parallel_txns: 0,
+    });
     for topoheight in 1..=2 {
         let block = workload.next_block(topoheight);
         let snapshot = store.snapshot().expect("snapshot");
         let expected = execute_sequential(&block, &snapshot).expect("oracle executes the block");
         for run in 0..runs {
-            let execution = engine.execute(&block, &snapshot).expect("block-stm executes the block");
+            let execution = engine
+                .execute(&block, &snapshot)
+                .expect("block-stm executes the block");
             assert_eq!(execution.stats.fallbacks, 0);
             assert_eq!(
                 execution.output.state_root(),

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use executor::engine::blockstm::driver::{
-    run_parallel, CommitSink, DriverError, ExecuteError, ParallelTask, SpeculativeRead, SpeculativeReads,
+    run_parallel, CommitSink, DriverError, ExecuteError, ParallelTask, SpeculativeRead,
+    SpeculativeReads,
 };
 use proptest::prelude::*;
 
@@ -49,6 +50,7 @@ fn run_mock<E>(
     Ok((vec![a, b], writes))
 }
 
+#[derive(Debug)]
 struct MockBlock {
     txns: Vec<MockTxn>,
     storage: HashMap<u64, u64>,
@@ -101,7 +103,11 @@ fn sequential(block: &MockBlock) -> (Vec<Vec<u64>>, HashMap<u64, u64>) {
     let mut outputs = Vec::new();
     for txn in &block.txns {
         let (output, writes) = run_mock::<()>(txn, block.num_keys, |key| {
-            Ok(state.get(&key).or_else(|| block.storage.get(&key)).copied().unwrap_or(0))
+            Ok(state
+                .get(&key)
+                .or_else(|| block.storage.get(&key))
+                .copied()
+                .unwrap_or(0))
         })
         .expect("the baseline never fails");
         state.extend(writes);
@@ -111,15 +117,22 @@ fn sequential(block: &MockBlock) -> (Vec<Vec<u64>>, HashMap<u64, u64>) {
 }
 
 fn block_strategy() -> impl Strategy<Value = MockBlock> {
-    (1u64..24, proptest::collection::vec(any::<u64>(), 1..300), proptest::collection::vec(0u64..50, 0..24)).prop_map(
-        |(num_keys, seeds, initial)| MockBlock {
+    (
+        1u64..24,
+        proptest::collection::vec(any::<u64>(), 1..300),
+        proptest::collection::vec(0u64..50, 0..24),
+    )
+        .prop_map(|(num_keys, seeds, initial)| MockBlock {
             txns: seeds.into_iter().map(|seed| MockTxn { seed }).collect(),
-            storage: initial.into_iter().enumerate().map(|(k, v)| (k as u64, v)).collect(),
+            storage: initial
+                .into_iter()
+                .enumerate()
+                .map(|(k, v)| (k as u64, v))
+                .collect(),
             num_keys,
             panic_at: None,
             executions: AtomicUsize::new(0),
-        },
-    )
+        })
 }
 
 proptest! {
@@ -151,9 +164,13 @@ fn heavy_contention_on_one_key_is_exact_and_repeatable() {
     };
     let expected = sequential(&block);
     for _ in 0..5 {
-        let (run, sink) = run_parallel(&block, block.txns.len(), 8, OrderSink::default()).expect("no error");
+        let (run, sink) =
+            run_parallel(&block, block.txns.len(), 8, OrderSink::default()).expect("no error");
         assert_eq!(run.outputs, expected.0);
-        assert_eq!(run.writes.into_iter().collect::<HashMap<_, _>>(), expected.1);
+        assert_eq!(
+            run.writes.into_iter().collect::<HashMap<_, _>>(),
+            expected.1
+        );
         assert_eq!(sink.committed.len(), 2000);
     }
 }
@@ -169,8 +186,13 @@ fn a_panicking_transaction_ends_the_run_without_hanging() {
     };
     let result = run_parallel(&block, block.txns.len(), 4, OrderSink::default());
     match result {
-        Err(DriverError::Panicked(message)) => assert!(message.contains("mock transaction 250 panics")),
-        other => panic!("expected a panic report, got {:?}", other.map(|(run, _)| run.stats)),
+        Err(DriverError::Panicked(message)) => {
+            assert!(message.contains("mock transaction 250 panics"))
+        }
+        other => panic!(
+            "expected a panic report, got {:?}",
+            other.map(|(run, _)| run.stats)
+        ),
     }
 }
 
@@ -195,7 +217,10 @@ fn a_fatal_error_in_the_sink_ends_the_run() {
     };
     match run_parallel(&block, block.txns.len(), 4, FailingSink) {
         Err(DriverError::Fatal(message)) => assert_eq!(message, "overflow at 100"),
-        other => panic!("expected the sink's error, got {:?}", other.map(|(run, _)| run.stats)),
+        other => panic!(
+            "expected the sink's error, got {:?}",
+            other.map(|(run, _)| run.stats)
+        ),
     }
 }
 

@@ -21,13 +21,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustc_hash::FxHashMap;
 use storage_adapter::{Hash, StateKey, StateValue, StateView, StorageError};
 
-use blockstm_driver::{run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, SpeculativeRead, SpeculativeReads};
 use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
 use crate::block::{finish_block, validate_block, Prologue, Totals};
 use crate::model::Block;
 use crate::outcome::{BlockError, BlockOutput, TxOutcome, WriteSet};
 use crate::vm::{execute_transaction, VmError, VmView};
+use blockstm_driver::{
+    run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask,
+    SpeculativeRead, SpeculativeReads,
+};
 
 /// Fallbacks to sequential execution since the process started, for metrics.
 static FALLBACKS: AtomicU64 = AtomicU64::new(0);
@@ -74,7 +77,11 @@ impl BlockStmExecutor {
     }
 
     /// Executes `block` on `view`; see [`BlockExecutor::execute_block`].
-    pub fn execute<S: StateView + ?Sized>(&self, block: &Block, view: &S) -> Result<Execution, BlockError> {
+    pub fn execute<S: StateView + ?Sized>(
+        &self,
+        block: &Block,
+        view: &S,
+    ) -> Result<Execution, BlockError> {
         let transactions = block.transactions().len();
         let span = tracing::debug_span!("block_stm", topoheight = block.topoheight(), transactions);
         let _entered = span.enter();
@@ -148,19 +155,35 @@ fn execute_parallel<S: StateView + ?Sized>(
     view: &S,
     threads: usize,
 ) -> Result<(BlockOutput, DriverStats), ParallelError> {
-    let chain = view.chain_state().map_err(|e| ParallelError::Block(e.into()))?;
+    let chain = view
+        .chain_state()
+        .map_err(|e| ParallelError::Block(e.into()))?;
     validate_block(block, &chain).map_err(ParallelError::Block)?;
     let prologue = Prologue::new(block, view).map_err(ParallelError::Block)?;
-    let task = TosTask { block, storage: view, prologue: &prologue };
-    let (run, totals) = run_parallel(&task, block.transactions().len(), threads, TotalsSink::default())
-        .map_err(|error| match error {
-            DriverError::Fatal(error) => ParallelError::Block(error),
-            DriverError::Panicked(message) => ParallelError::Engine(format!("panic: {message}")),
-            DriverError::Invariant(message) => ParallelError::Engine(format!("invariant: {message}")),
-        })?;
+    let task = TosTask {
+        block,
+        storage: view,
+        prologue: &prologue,
+    };
+    let (run, totals) = run_parallel(
+        &task,
+        block.transactions().len(),
+        threads,
+        TotalsSink::default(),
+    )
+    .map_err(|error| match error {
+        DriverError::Fatal(error) => ParallelError::Block(error),
+        DriverError::Panicked(message) => ParallelError::Engine(format!("panic: {message}")),
+        DriverError::Invariant(message) => ParallelError::Engine(format!("invariant: {message}")),
+    })?;
     let writes: FxHashMap<StateKey, StateValue> = run.writes.into_iter().collect();
-    let results = run.outputs.into_iter().map(|outcome| outcome.result).collect();
-    let output = finish_block(block, view, &prologue, writes, results, totals.0).map_err(ParallelError::Block)?;
+    let results = run
+        .outputs
+        .into_iter()
+        .map(|outcome| outcome.result)
+        .collect();
+    let output = finish_block(block, view, &prologue, writes, results, totals.0)
+        .map_err(ParallelError::Block)?;
     Ok((output, run.stats))
 }
 
@@ -188,16 +211,28 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
             .block
             .transactions()
             .get(txn_idx as usize)
-            .ok_or_else(|| ExecuteError::Fatal(BlockError::InvariantViolation(format!("no transaction {txn_idx}"))))?;
-        let mut view = TosView { reads, prologue: self.prologue, storage: self.storage };
+            .ok_or_else(|| {
+                ExecuteError::Fatal(BlockError::InvariantViolation(format!(
+                    "no transaction {txn_idx}"
+                )))
+            })?;
+        let mut view = TosView {
+            reads,
+            prologue: self.prologue,
+            storage: self.storage,
+        };
         match execute_transaction(tx, &mut view) {
             Ok(mut outcome) => {
                 let writes = std::mem::take(&mut outcome.writes);
                 Ok((outcome, writes))
             }
-            Err(VmError::Read(ViewError::Dependency(blocking))) => Err(ExecuteError::Dependency(blocking)),
+            Err(VmError::Read(ViewError::Dependency(blocking))) => {
+                Err(ExecuteError::Dependency(blocking))
+            }
             Err(VmError::Read(ViewError::Storage(error))) => Err(ExecuteError::Fatal(error.into())),
-            Err(VmError::InvalidState(key)) => Err(ExecuteError::Fatal(VmError::<StorageError>::InvalidState(key).into())),
+            Err(VmError::InvalidState(key)) => Err(ExecuteError::Fatal(
+                VmError::<StorageError>::InvalidState(key).into(),
+            )),
         }
     }
 }
@@ -234,7 +269,9 @@ impl<S: StateView + ?Sized> VmView for TosView<'_, '_, S> {
     fn is_executed(&mut self, tx_hash: &Hash) -> Result<bool, ViewError> {
         // Executed marks come from earlier blocks only (a block cannot hold one hash
         // twice), so they are read from storage and need no validation.
-        self.storage.is_executed(tx_hash).map_err(ViewError::Storage)
+        self.storage
+            .is_executed(tx_hash)
+            .map_err(ViewError::Storage)
     }
 }
 

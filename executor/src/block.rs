@@ -1,0 +1,278 @@
+//! The block-level rules every engine shares: validation, the prologue (reward), fee and
+//! burn totals, and the epilogue that seals a block into a [`BlockCommit`].
+//!
+//! Engines differ only in how they run the transactions in between. Keeping these steps
+//! in one place is what lets the parallel engine agree with the sequential oracle on
+//! everything outside the transactions themselves.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use storage_adapter::{Asset, BlockCommit, ChainState, PublicKey, StateKey, StateValue, StateView};
+
+use crate::model::{Block, MAX_BLOCK_TRANSACTIONS};
+use crate::outcome::{BlockError, BlockOutput, TxOutcome, TxResult, MAX_SUPPLY};
+
+/// Checks that `block` may be applied on top of `chain`, whatever the state.
+///
+/// Rules, checked in this order:
+/// 1. the topoheight is `chain.next_topoheight()` ([`BlockError::WrongTopoheight`]);
+/// 2. at most [`MAX_BLOCK_TRANSACTIONS`] transactions ([`BlockError::TooManyTransactions`]);
+/// 3. in block order, each transaction is well formed
+///    ([`BlockError::MalformedTransaction`], see [`crate::model::Transaction::validate`])
+///    and its hash differs from every earlier one's ([`BlockError::DuplicateTransaction`]),
+///    so the error names the first offending transaction.
+///
+/// An empty block is valid; a zero fee is valid.
+pub fn validate_block(block: &Block, chain: &ChainState) -> Result<(), BlockError> {
+    let expected = chain.next_topoheight();
+    if block.topoheight() != expected {
+        return Err(BlockError::WrongTopoheight {
+            expected,
+            got: block.topoheight(),
+        });
+    }
+    let transactions = block.transactions();
+    if transactions.len() > MAX_BLOCK_TRANSACTIONS {
+        return Err(BlockError::TooManyTransactions {
+            count: transactions.len(),
+        });
+    }
+    let mut seen = FxHashMap::with_capacity_and_hasher(transactions.len(), Default::default());
+    for (index, tx) in transactions.iter().enumerate() {
+        tx.validate()
+            .map_err(|reason| BlockError::MalformedTransaction { index, reason })?;
+        if let Some(&first) = seen.get(tx.hash()) {
+            return Err(BlockError::DuplicateTransaction {
+                index,
+                first,
+                hash: *tx.hash(),
+            });
+        }
+        seen.insert(*tx.hash(), index);
+    }
+    Ok(())
+}
+
+/// The block prologue, as a base layer under the transactions: the miner's TOS balance
+/// after the reward.
+///
+/// The reward is applied exactly once, here, never inside a transaction: engines consult
+/// [`Prologue::get`] after their own writes and before storage, so a transaction reading
+/// the miner's balance sees storage + reward however often it is re-executed. The miner
+/// always receives this write (even with a zero reward), so a block's miner always ends
+/// up with a balance and hence registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prologue {
+    key: StateKey,
+    value: StateValue,
+}
+
+impl Prologue {
+    /// Reads the miner's TOS balance from `view` and adds the reward (checked:
+    /// [`BlockError::RewardOverflow`]).
+    pub fn new<S: StateView + ?Sized>(block: &Block, view: &S) -> Result<Prologue, BlockError> {
+        let key = StateKey::Balance(*block.miner(), Asset::TOS);
+        let balance = stored_balance(view, &key)?;
+        let rewarded = balance
+            .checked_add(block.reward())
+            .ok_or(BlockError::RewardOverflow)?;
+        Ok(Prologue {
+            key,
+            value: StateValue::Balance(rewarded),
+        })
+    }
+
+    /// The base-layer value of `key` if the prologue wrote it (only the miner's TOS
+    /// balance).
+    pub fn get(&self, key: &StateKey) -> Option<&StateValue> {
+        (*key == self.key).then_some(&self.value)
+    }
+
+    /// The key the prologue writes: the miner's TOS balance.
+    pub fn key(&self) -> &StateKey {
+        &self.key
+    }
+
+    /// The value the prologue writes at [`Prologue::key`].
+    pub fn value(&self) -> &StateValue {
+        &self.value
+    }
+}
+
+/// Fee and burn totals folded in block order with checked arithmetic.
+///
+/// Totals are not shared state keys (that would make every transaction conflict with
+/// every other); each outcome carries its own fee and burn, folded here as outcomes are
+/// committed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Fees of the successful transactions so far.
+    pub fees: u64,
+    /// TOS burned by the successful transactions so far.
+    pub burned: u64,
+}
+
+impl Totals {
+    /// Adds one outcome ([`BlockError::FeeOverflow`] / [`BlockError::BurnOverflow`] when a
+    /// sum leaves `u64`). A failed outcome carries zeros and changes nothing.
+    pub fn add(&mut self, outcome: &TxOutcome) -> Result<(), BlockError> {
+        self.fees = self
+            .fees
+            .checked_add(outcome.fee)
+            .ok_or(BlockError::FeeOverflow)?;
+        self.burned = self
+            .burned
+            .checked_add(outcome.burned)
+            .ok_or(BlockError::BurnOverflow)?;
+        Ok(())
+    }
+}
+
+/// The epilogue + sealing.
+///
+/// `writes` holds the final value of every key written by the block's transactions (NOT
+/// including the prologue; this function adds the prologue's miner write when no
+/// transaction overwrote it). Credits fees to the miner (checked:
+/// [`BlockError::MinerCreditOverflow`]), adds TOS burned to the burned supply (checked,
+/// at most [`MAX_SUPPLY`]: [`BlockError::BurnedSupplyExceeded`]), registers with
+/// `Nonce(0)` every account that has a balance written in this block and no nonce either
+/// in `writes` or in `view`, marks successful transactions executed, sorts writes by key,
+/// and builds the [`BlockCommit`] (state root) on `view.chain_state()`.
+///
+/// `results` must hold one result per transaction of `block`
+/// ([`BlockError::InvariantViolation`] otherwise).
+pub fn finish_block<S: StateView + ?Sized>(
+    block: &Block,
+    view: &S,
+    prologue: &Prologue,
+    mut writes: FxHashMap<StateKey, StateValue>,
+    results: Vec<TxResult>,
+    totals: Totals,
+) -> Result<BlockOutput, BlockError> {
+    if results.len() != block.transactions().len() {
+        return Err(BlockError::InvariantViolation(format!(
+            "{} results for {} transactions",
+            results.len(),
+            block.transactions().len()
+        )));
+    }
+    if let Some((key, _)) = writes.iter().find(|(key, value)| !value.fits(key)) {
+        return Err(BlockError::InvariantViolation(format!(
+            "write of the wrong kind at {key:?}"
+        )));
+    }
+
+    // Fees go to the miner, on top of whatever the transactions left (which already
+    // includes the reward, through the base layer).
+    let miner_balance = writes
+        .entry(prologue.key)
+        .or_insert_with(|| prologue.value.clone());
+    let StateValue::Balance(balance) = miner_balance else {
+        return Err(BlockError::InvariantViolation(
+            "the miner's balance is not a balance".into(),
+        ));
+    };
+    *balance = balance
+        .checked_add(totals.fees)
+        .ok_or(BlockError::MinerCreditOverflow)?;
+
+    let chain = view.chain_state()?;
+    let burned_supply = chain
+        .burned_supply
+        .checked_add(totals.burned)
+        .filter(|supply| *supply <= MAX_SUPPLY)
+        .ok_or(BlockError::BurnedSupplyExceeded {
+            previous: chain.burned_supply,
+            burned: totals.burned,
+        })?;
+
+    register_new_accounts(view, &mut writes)?;
+
+    let executed = block
+        .transactions()
+        .iter()
+        .zip(&results)
+        .filter(|(_, result)| result.is_success())
+        .map(|(tx, _)| *tx.hash())
+        .collect();
+    let mut sorted: Vec<(StateKey, StateValue)> = writes.into_iter().collect();
+    // Keys are unique (they came out of a map), so an unstable sort is deterministic.
+    sorted.sort_unstable_by_key(|(key, _)| *key);
+    let commit = BlockCommit::new(&chain, block.topoheight(), sorted, executed, burned_supply)?;
+    Ok(BlockOutput {
+        results,
+        total_fees: totals.fees,
+        burned: totals.burned,
+        commit,
+    })
+}
+
+/// Registers with `Nonce(0)` every account that has a balance written in `writes` but no
+/// nonce in `writes` nor in `view`.
+fn register_new_accounts<S: StateView + ?Sized>(
+    view: &S,
+    writes: &mut FxHashMap<StateKey, StateValue>,
+) -> Result<(), BlockError> {
+    let candidates: FxHashSet<PublicKey> = writes
+        .keys()
+        .filter_map(|key| match key {
+            StateKey::Balance(account, _) if !writes.contains_key(&StateKey::Nonce(*account)) => {
+                Some(*account)
+            }
+            _ => None,
+        })
+        .collect();
+    for account in candidates {
+        let key = StateKey::Nonce(account);
+        match view.get(&key)? {
+            None => {
+                writes.insert(key, StateValue::Nonce(0));
+            }
+            Some(StateValue::Nonce(_)) => {}
+            Some(_) => return Err(invalid_state(&key)),
+        }
+    }
+    Ok(())
+}
+
+/// Builds the state of a new chain at topoheight 0: each allocation's balance (duplicate
+/// allocations of one account and asset summed, checked:
+/// [`BlockError::AllocationOverflow`]) and `Nonce(0)` for every allocated account.
+pub fn genesis_commit(allocations: &[(PublicKey, Asset, u64)]) -> Result<BlockCommit, BlockError> {
+    let mut writes: FxHashMap<StateKey, StateValue> = FxHashMap::default();
+    for &(account, asset, amount) in allocations {
+        let entry = writes
+            .entry(StateKey::Balance(account, asset))
+            .or_insert(StateValue::Balance(0));
+        if let StateValue::Balance(balance) = entry {
+            *balance = balance
+                .checked_add(amount)
+                .ok_or(BlockError::AllocationOverflow { account, asset })?;
+        }
+        writes.insert(StateKey::Nonce(account), StateValue::Nonce(0));
+    }
+    let mut sorted: Vec<(StateKey, StateValue)> = writes.into_iter().collect();
+    sorted.sort_unstable_by_key(|(key, _)| *key);
+    Ok(BlockCommit::new(
+        &ChainState::default(),
+        0,
+        sorted,
+        Vec::new(),
+        0,
+    )?)
+}
+
+/// A balance as stored (absent = 0), rejecting a value of another kind.
+pub(crate) fn stored_balance<S: StateView + ?Sized>(
+    view: &S,
+    key: &StateKey,
+) -> Result<u64, BlockError> {
+    match view.get(key)? {
+        None => Ok(0),
+        Some(StateValue::Balance(balance)) => Ok(balance),
+        Some(_) => Err(invalid_state(key)),
+    }
+}
+
+fn invalid_state(key: &StateKey) -> BlockError {
+    BlockError::InvalidState(format!("value of the wrong kind at {key:?}"))
+}

@@ -1,0 +1,63 @@
+//! Block execution engines, all behind one trait so that the binary, the daemon slot,
+//! the benches and the parity tests can swap them.
+//!
+//! Every engine must return exactly the [`BlockOutput`] of [`sequential::execute_sequential`]
+//! for every block and starting state; only [`ExecutionStats`] may differ.
+
+use storage_adapter::StateView;
+
+use crate::model::Block;
+use crate::outcome::{BlockError, BlockOutput};
+
+pub mod blockstm;
+pub mod sequential;
+
+/// Executes whole blocks against a snapshot of state.
+pub trait BlockExecutor: Send + Sync {
+    /// A short, stable name for logs and reports (`sequential`, `block-stm`, …).
+    fn name(&self) -> &'static str;
+
+    /// Validates and executes `block` on `view`, returning the sealed output (nothing is
+    /// committed: the caller applies `output.commit` to its store).
+    fn execute_block(&self, block: &Block, view: &dyn StateView) -> Result<Execution, BlockError>;
+}
+
+/// An engine's result: the output every engine agrees on, and how it got there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    /// The block's output; identical across engines.
+    pub output: BlockOutput,
+    /// Engine-specific counters.
+    pub stats: ExecutionStats,
+}
+
+/// What an engine did to produce a block's output.
+///
+/// For the sequential engine `executions == transactions` and the rest are 0.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionStats {
+    /// Transactions in the block.
+    pub transactions: u64,
+    /// VM executions (incarnations), re-executions included.
+    pub executions: u64,
+    /// Read-set validations.
+    pub validations: u64,
+    /// Incarnations aborted by a failed validation.
+    pub aborts: u64,
+    /// Times a transaction waited on an unfinished dependency.
+    pub dependency_waits: u64,
+    /// Times the engine fell back to sequential execution.
+    pub fallbacks: u64,
+}
+
+impl ExecutionStats {
+    /// Adds another block's counters (for totals over a run).
+    pub fn accumulate(&mut self, other: &ExecutionStats) {
+        self.transactions += other.transactions;
+        self.executions += other.executions;
+        self.validations += other.validations;
+        self.aborts += other.aborts;
+        self.dependency_waits += other.dependency_waits;
+        self.fallbacks += other.fallbacks;
+    }
+}

@@ -1,0 +1,31 @@
+//! TOS transactions and blocks, the TOS VM, the execution engines and the workloads.
+//!
+//! - [`model`]: transactions and blocks, with their structural rules.
+//! - [`vm`]: the execution rules of one transaction, over a pluggable [`vm::VmView`].
+//! - [`block`]: what every engine shares around the transactions: validation, the
+//!   reward prologue, fee/burn totals and the sealing epilogue.
+//! - [`engine`]: the [`engine::BlockExecutor`] trait and its engines, starting with the
+//!   sequential oracle that defines correct results.
+//! - [`workload`]: the seeded block generator of the binary, benches and tests.
+//!
+//! The library never prints; it reports through return values and `tracing`.
+
+pub mod block;
+pub mod engine;
+pub mod model;
+pub mod outcome;
+pub mod vm;
+pub mod workload;
+
+pub use block::{finish_block, genesis_commit, validate_block, Prologue, Totals};
+pub use engine::sequential::{execute_sequential, SequentialExecutor};
+pub use engine::{BlockExecutor, Execution, ExecutionStats};
+pub use model::{
+    Block, MalformedTransaction, Payload, Transaction, Transfer, MAX_BLOCK_TRANSACTIONS,
+    MAX_TRANSFERS_PER_TX,
+};
+pub use outcome::{
+    BlockError, BlockOutput, OverflowKind, TxFailure, TxOutcome, TxResult, WriteSet, MAX_SUPPLY,
+};
+pub use vm::{execute_transaction, VmError, VmView};
+pub use workload::{Workload, WorkloadConfig, WorkloadError, WorkloadKind};

@@ -1,0 +1,513 @@
+//! The seeded workload generator shared by the binary, the benches and the tests.
+//!
+//! One generator, so that a figure in a report, a bench and a failing test all talk about
+//! the same blocks. Everything is drawn from one ChaCha8 stream seeded by
+//! [`WorkloadConfig::seed`]: the same configuration always yields the same genesis and the
+//! same sequence of blocks, on every platform.
+//!
+//! The generator tracks each account's next nonce, assuming its well-formed transactions
+//! succeed (accounts start with [`GENESIS_BALANCE`], far more than any run spends), so with
+//! `failure_rate == 0` every transaction succeeds. Deliberately failing transactions
+//! either carry a wrong nonce (`expected + 1_000_000 + counter`) or spend more than any
+//! balance (`u64::MAX / 4 + counter`); they do not advance the sender's nonce.
+//!
+//! Hashes never repeat: successful transactions differ by `(source, nonce)`; failing ones
+//! pay a zero fee (successful ones pay 1..=10) and differ from each other by the counter.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use storage_adapter::{Asset, PublicKey};
+
+use crate::model::{Block, Payload, Transaction, Transfer};
+
+/// What every account holds in TOS (and in each extra asset for
+/// [`WorkloadKind::MultiAsset`]) at genesis: 1000 TOS, which covers ~10⁸ transactions of
+/// at most 1010 units, while 10 000 accounts stay below the maximum supply.
+pub const GENESIS_BALANCE: u64 = 100_000_000_000;
+
+/// The reward of every generated block.
+pub const BLOCK_REWARD: u64 = 1_000_000;
+
+/// How many senders [`WorkloadKind::NonceChains`] uses at most.
+pub const NONCE_CHAIN_SENDERS: usize = 16;
+
+/// How many assets besides TOS [`WorkloadKind::MultiAsset`] moves.
+pub const EXTRA_ASSETS: u64 = 3;
+
+/// The shape of the generated transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum WorkloadKind {
+    /// A random sender pays a random other account (N = 2 is A ↔ B).
+    #[value(name = "p2p")]
+    P2p,
+    /// Every transaction pays account 0; senders are random among the others.
+    #[value(name = "hot-receiver")]
+    HotReceiver,
+    /// A few senders (at most 16, see `NONCE_CHAIN_SENDERS`) each send chains of
+    /// consecutive nonces to random receivers.
+    #[value(name = "nonce-chains")]
+    NonceChains,
+    /// 1–3 transfers per transaction, each in TOS or one of 3 other assets.
+    #[value(name = "multi-asset")]
+    MultiAsset,
+    /// About 20% burns of TOS, the rest peer-to-peer transfers.
+    #[value(name = "burns")]
+    Burns,
+}
+
+impl WorkloadKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [WorkloadKind; 5] = [
+        WorkloadKind::P2p,
+        WorkloadKind::HotReceiver,
+        WorkloadKind::NonceChains,
+        WorkloadKind::MultiAsset,
+        WorkloadKind::Burns,
+    ];
+
+    /// The kind's command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::P2p => "p2p",
+            WorkloadKind::HotReceiver => "hot-receiver",
+            WorkloadKind::NonceChains => "nonce-chains",
+            WorkloadKind::MultiAsset => "multi-asset",
+            WorkloadKind::Burns => "burns",
+        }
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a [`WorkloadKind`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown workload `{0}` (expected p2p, hot-receiver, nonce-chains, multi-asset or burns)")]
+pub struct UnknownWorkloadKind(pub String);
+
+impl FromStr for WorkloadKind {
+    type Err = UnknownWorkloadKind;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| UnknownWorkloadKind(name.to_owned()))
+    }
+}
+
+/// A workload's parameters; the same parameters give the same blocks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadConfig {
+    /// The transaction shape.
+    pub kind: WorkloadKind,
+    /// How many accounts take part; at least 2.
+    pub accounts: usize,
+    /// Transactions per block.
+    pub block_size: usize,
+    /// The seed of the random stream.
+    pub seed: u64,
+    /// Share (0.0..=1.0) of deliberately failing transactions.
+    pub failure_rate: f64,
+}
+
+impl WorkloadConfig {
+    /// A configuration with no deliberate failures.
+    pub fn new(kind: WorkloadKind, accounts: usize, block_size: usize, seed: u64) -> Self {
+        Self {
+            kind,
+            accounts,
+            block_size,
+            seed,
+            failure_rate: 0.0,
+        }
+    }
+}
+
+impl Default for WorkloadConfig {
+    /// The binary's defaults: p2p over 1000 accounts, blocks of 1000, seed 42.
+    fn default() -> Self {
+        Self::new(WorkloadKind::P2p, 1000, 1000, 42)
+    }
+}
+
+/// A configuration the generator cannot honour.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum WorkloadError {
+    /// Transfers need a sender and another receiver.
+    #[error("a workload needs at least 2 accounts, got {0}")]
+    TooFewAccounts(usize),
+    /// The failure rate is not a probability.
+    #[error("failure rate must be within 0.0..=1.0, got {0}")]
+    InvalidFailureRate(f64),
+}
+
+/// The generator: a configuration, the accounts, their next nonces and the random stream.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    config: WorkloadConfig,
+    accounts: Vec<PublicKey>,
+    /// TOS first, then the extra assets (multi-asset only).
+    assets: Vec<Asset>,
+    next_nonce: Vec<u64>,
+    /// Counts deliberate failures; makes each failing transaction unique.
+    failures: u64,
+    rng: ChaCha8Rng,
+}
+
+impl Workload {
+    /// A generator for `config`; accounts are `PublicKey::from_index(0..accounts)`.
+    pub fn new(config: WorkloadConfig) -> Result<Self, WorkloadError> {
+        if config.accounts < 2 {
+            return Err(WorkloadError::TooFewAccounts(config.accounts));
+        }
+        if !(0.0..=1.0).contains(&config.failure_rate) {
+            return Err(WorkloadError::InvalidFailureRate(config.failure_rate));
+        }
+        let accounts = (0..config.accounts as u64)
+            .map(PublicKey::from_index)
+            .collect();
+        let mut assets = vec![Asset::TOS];
+        if config.kind == WorkloadKind::MultiAsset {
+            assets.extend((1..=EXTRA_ASSETS).map(Asset::from_index));
+        }
+        Ok(Self {
+            next_nonce: vec![0; config.accounts],
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            config,
+            accounts,
+            assets,
+            failures: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WorkloadConfig {
+        &self.config
+    }
+
+    /// The participating accounts, by index.
+    pub fn accounts(&self) -> &[PublicKey] {
+        &self.accounts
+    }
+
+    /// The nonce the generator expects account `index` to have once every block generated
+    /// so far is applied; `None` for an index out of range.
+    pub fn expected_nonce(&self, index: usize) -> Option<u64> {
+        self.next_nonce.get(index).copied()
+    }
+
+    /// The genesis state: every account holds [`GENESIS_BALANCE`] TOS, and for
+    /// multi-asset also as much of each extra asset.
+    pub fn genesis_allocations(&self) -> Vec<(PublicKey, Asset, u64)> {
+        self.accounts
+            .iter()
+            .flat_map(|account| {
+                self.assets
+                    .iter()
+                    .map(move |asset| (*account, *asset, GENESIS_BALANCE))
+            })
+            .collect()
+    }
+
+    /// The next block, at `topoheight`, mined by a random account with [`BLOCK_REWARD`].
+    pub fn next_block(&mut self, topoheight: u64) -> Block {
+        let miner = self.accounts[self.rng.gen_range(0..self.accounts.len())];
+        let transactions = (0..self.config.block_size)
+            .map(|_| self.next_transaction())
+            .collect();
+        Block::new(topoheight, miner, BLOCK_REWARD, transactions)
+    }
+
+    fn next_transaction(&mut self) -> Transaction {
+        let accounts = self.accounts.len();
+        let fail = self.config.failure_rate > 0.0 && self.rng.gen_bool(self.config.failure_rate);
+        let sender = match self.config.kind {
+            WorkloadKind::HotReceiver => self.rng.gen_range(1..accounts),
+            WorkloadKind::NonceChains => self.rng.gen_range(0..accounts.min(NONCE_CHAIN_SENDERS)),
+            WorkloadKind::P2p | WorkloadKind::MultiAsset | WorkloadKind::Burns => {
+                self.rng.gen_range(0..accounts)
+            }
+        };
+        let fee = self.rng.gen_range(1..=10);
+        let mut payload = match self.config.kind {
+            WorkloadKind::P2p | WorkloadKind::NonceChains => self.tos_transfer(sender),
+            WorkloadKind::HotReceiver => Payload::Transfers(vec![Transfer::new(
+                Asset::TOS,
+                self.accounts[0],
+                self.amount(),
+            )]),
+            WorkloadKind::MultiAsset => {
+                let count = self.rng.gen_range(1..=3);
+                let transfers = (0..count)
+                    .map(|_| {
+                        let asset = self.assets[self.rng.gen_range(0..self.assets.len())];
+                        let destination = self.other_than(sender);
+                        Transfer::new(asset, self.accounts[destination], self.amount())
+                    })
+                    .collect();
+                Payload::Transfers(transfers)
+            }
+            WorkloadKind::Burns => {
+                if self.rng.gen_bool(0.2) {
+                    Payload::Burn {
+                        asset: Asset::TOS,
+                        amount: self.amount(),
+                    }
+                } else {
+                    self.tos_transfer(sender)
+                }
+            }
+        };
+        let source = self.accounts[sender];
+        let expected = self.next_nonce[sender];
+        if !fail {
+            self.next_nonce[sender] = expected.saturating_add(1);
+            return Transaction::new(source, expected, fee, payload);
+        }
+        self.failures += 1;
+        let nonce = if self.rng.gen_bool(0.5) {
+            expected
+                .saturating_add(1_000_000)
+                .saturating_add(self.failures)
+        } else {
+            let destination = self.other_than(sender);
+            let amount = (u64::MAX / 4).saturating_add(self.failures);
+            payload = Payload::Transfers(vec![Transfer::new(
+                Asset::TOS,
+                self.accounts[destination],
+                amount,
+            )]);
+            expected
+        };
+        // A zero fee sets failing transactions apart from every successful one (fee ≥ 1).
+        Transaction::new(source, nonce, 0, payload)
+    }
+
+    fn tos_transfer(&mut self, sender: usize) -> Payload {
+        let destination = self.other_than(sender);
+        let amount = self.amount();
+        Payload::Transfers(vec![Transfer::new(
+            Asset::TOS,
+            self.accounts[destination],
+            amount,
+        )])
+    }
+
+    /// A random account index other than `index` (there are at least 2 accounts).
+    fn other_than(&mut self, index: usize) -> usize {
+        let drawn = self.rng.gen_range(0..self.accounts.len() - 1);
+        if drawn >= index {
+            drawn + 1
+        } else {
+            drawn
+        }
+    }
+
+    fn amount(&mut self) -> u64 {
+        self.rng.gen_range(1..=1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use storage_adapter::{BlockStore, MemoryStore};
+
+    use super::*;
+    use crate::block::genesis_commit;
+    use crate::engine::sequential::execute_sequential;
+    use crate::outcome::{TxFailure, TxResult};
+
+    /// Runs `blocks` generated blocks from genesis, returning every result.
+    fn run(config: WorkloadConfig, blocks: u64) -> Vec<TxResult> {
+        let mut workload = Workload::new(config).expect("valid config");
+        let store = MemoryStore::new();
+        store
+            .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+            .expect("genesis commit");
+        let mut results = Vec::new();
+        for topoheight in 1..=blocks {
+            let block = workload.next_block(topoheight);
+            let output = execute_sequential(&block, &store.snapshot().expect("snapshot"))
+                .expect("generated block is valid");
+            store.commit(&output.commit).expect("commit");
+            results.extend(output.results);
+        }
+        results
+    }
+
+    #[test]
+    fn same_seed_same_blocks_other_seed_other_blocks() {
+        for kind in WorkloadKind::ALL {
+            let config = WorkloadConfig {
+                failure_rate: 0.1,
+                ..WorkloadConfig::new(kind, 10, 50, 7)
+            };
+            let mut a = Workload::new(config.clone()).expect("valid config");
+            let mut b = Workload::new(config.clone()).expect("valid config");
+            let mut c = Workload::new(WorkloadConfig { seed: 8, ..config }).expect("valid config");
+            assert_eq!(a.genesis_allocations(), b.genesis_allocations());
+            for topoheight in 1..=3 {
+                let block = a.next_block(topoheight);
+                assert_eq!(block, b.next_block(topoheight), "{kind}");
+                assert_ne!(block, c.next_block(topoheight), "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_never_repeat() {
+        for kind in WorkloadKind::ALL {
+            for accounts in [2, 10] {
+                let config = WorkloadConfig {
+                    failure_rate: 0.3,
+                    ..WorkloadConfig::new(kind, accounts, 500, 1)
+                };
+                let mut workload = Workload::new(config).expect("valid config");
+                let mut seen = HashSet::new();
+                for topoheight in 1..=6 {
+                    for tx in workload.next_block(topoheight).transactions() {
+                        assert!(seen.insert(*tx.hash()), "{kind} repeated {:?}", tx.hash());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_transaction_succeeds_without_deliberate_failures() {
+        for kind in WorkloadKind::ALL {
+            for accounts in [2, 50] {
+                let results = run(WorkloadConfig::new(kind, accounts, 300, 3), 4);
+                assert_eq!(results.len(), 1200);
+                let failed: Vec<_> = results
+                    .iter()
+                    .filter(|result| !result.is_success())
+                    .collect();
+                assert!(
+                    failed.is_empty(),
+                    "{kind} with {accounts} accounts: {failed:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn failure_rate_produces_the_intended_failures_only() {
+        for kind in WorkloadKind::ALL {
+            let config = WorkloadConfig {
+                failure_rate: 0.25,
+                ..WorkloadConfig::new(kind, 20, 400, 5)
+            };
+            let results = run(config, 3);
+            let failed = results.iter().filter(|result| !result.is_success()).count();
+            let share = failed as f64 / results.len() as f64;
+            assert!(
+                (0.18..0.32).contains(&share),
+                "{kind}: failure share {share}"
+            );
+            for result in &results {
+                assert!(
+                    matches!(
+                        result,
+                        TxResult::Success
+                            | TxResult::Failed(
+                                TxFailure::InvalidNonce { .. }
+                                    | TxFailure::InsufficientFunds { .. }
+                            )
+                    ),
+                    "{kind}: {result:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_have_their_shape() {
+        let mut hot = Workload::new(WorkloadConfig::new(WorkloadKind::HotReceiver, 5, 100, 1))
+            .expect("valid");
+        let receiver = hot.accounts()[0];
+        for tx in hot.next_block(1).transactions() {
+            assert_ne!(*tx.source(), receiver);
+            assert!(
+                matches!(tx.payload(), Payload::Transfers(t) if t.len() == 1 && t[0].destination == receiver)
+            );
+        }
+        let mut chains = Workload::new(WorkloadConfig::new(WorkloadKind::NonceChains, 100, 500, 1))
+            .expect("valid");
+        let senders: HashSet<_> = chains
+            .next_block(1)
+            .transactions()
+            .iter()
+            .map(|tx| *tx.source())
+            .collect();
+        assert!(senders.len() <= NONCE_CHAIN_SENDERS);
+        let mut burns =
+            Workload::new(WorkloadConfig::new(WorkloadKind::Burns, 10, 1000, 1)).expect("valid");
+        let burn_count = burns
+            .next_block(1)
+            .transactions()
+            .iter()
+            .filter(|tx| matches!(tx.payload(), Payload::Burn { .. }))
+            .count();
+        assert!(
+            (120..280).contains(&burn_count),
+            "{burn_count} burns in 1000"
+        );
+        let mut multi = Workload::new(WorkloadConfig::new(WorkloadKind::MultiAsset, 10, 300, 1))
+            .expect("valid");
+        assert_eq!(multi.genesis_allocations().len(), 40);
+        let assets: HashSet<_> = multi
+            .next_block(1)
+            .transactions()
+            .iter()
+            .flat_map(|tx| match tx.payload() {
+                Payload::Transfers(transfers) => {
+                    transfers.iter().map(|t| t.asset).collect::<Vec<_>>()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(assets.len(), 4);
+    }
+
+    #[test]
+    fn bad_configs_and_names() {
+        assert_eq!(
+            Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 1, 10, 0)).err(),
+            Some(WorkloadError::TooFewAccounts(1))
+        );
+        let config = WorkloadConfig {
+            failure_rate: 1.5,
+            ..WorkloadConfig::default()
+        };
+        assert!(matches!(
+            Workload::new(config),
+            Err(WorkloadError::InvalidFailureRate(_))
+        ));
+        let config = WorkloadConfig {
+            failure_rate: f64::NAN,
+            ..WorkloadConfig::default()
+        };
+        assert!(matches!(
+            Workload::new(config),
+            Err(WorkloadError::InvalidFailureRate(_))
+        ));
+        for kind in WorkloadKind::ALL {
+            assert_eq!(kind.to_string().parse::<WorkloadKind>(), Ok(kind));
+            assert_eq!(
+                <WorkloadKind as clap::ValueEnum>::from_str(kind.name(), false),
+                Ok(kind)
+            );
+        }
+        assert!("p3p".parse::<WorkloadKind>().is_err());
+    }
+}
