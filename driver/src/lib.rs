@@ -68,9 +68,9 @@ pub enum ExecuteError<E> {
 /// A block's transactions, as the driver sees them.
 pub trait ParallelTask: Sync {
     /// A location of state.
-    type Key: Eq + Hash + Clone + Send + Sync;
+    type Key: Eq + Hash + Clone + Send + Sync + 'static;
     /// What a location holds.
-    type Value: Clone + Send + Sync;
+    type Value: Clone + Send + Sync + 'static;
     /// A transaction's output besides its writes (its result, fees, …).
     type Output: Send;
     /// An error that ends the block.
@@ -258,6 +258,11 @@ where
         let writes = memory
             .snapshot()
             .map_err(|error| DriverError::Invariant(error.to_string()))?;
+        // Freeing a block's memory (a version list per key) takes a few milliseconds that
+        // nobody waits for: hand it to a short-lived thread instead of the block's
+        // critical path.
+        #[cfg(not(loom))]
+        std::thread::spawn(move || drop(memory));
         Ok((
             ParallelRun {
                 outputs,

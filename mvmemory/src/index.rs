@@ -6,13 +6,78 @@
 //! only see the locks it provides; the models check the logic above the index, not
 //! DashMap itself.
 
-use std::collections::BTreeMap;
 use std::hash::Hash;
+
+use smallvec::SmallVec;
 
 use crate::TxnIndex;
 
-/// The versions of one key, by writing transaction.
-pub(crate) type Versions<E> = BTreeMap<TxnIndex, E>;
+/// The versions of one key, sorted by writing transaction.
+///
+/// A sorted small vector rather than a `BTreeMap`: most keys of a block have one or two
+/// writers, which then live inline in the index with no allocation of their own, and
+/// writers arrive in roughly increasing order, so even a hot key's insertions land at or
+/// near the end of the vector.
+#[derive(Debug)]
+pub(crate) struct Versions<E> {
+    entries: SmallVec<[(TxnIndex, E); 2]>,
+}
+
+impl<E> Default for Versions<E> {
+    fn default() -> Self {
+        Self { entries: SmallVec::new() }
+    }
+}
+
+impl<E> Versions<E> {
+    /// Where `txn_idx` is, or would be inserted.
+    fn position(&self, txn_idx: TxnIndex) -> Result<usize, usize> {
+        // Fast path: the newest writer is usually the one asked about or inserted.
+        match self.entries.last() {
+            Some((last, _)) if *last < txn_idx => Err(self.entries.len()),
+            Some((last, _)) if *last == txn_idx => Ok(self.entries.len() - 1),
+            _ => self.entries.binary_search_by_key(&txn_idx, |(writer, _)| *writer),
+        }
+    }
+
+    /// The highest entry written by a transaction below `txn_idx`.
+    pub(crate) fn below(&self, txn_idx: TxnIndex) -> Option<(TxnIndex, &E)> {
+        let end = match self.position(txn_idx) {
+            Ok(at) | Err(at) => at,
+        };
+        end.checked_sub(1)
+            .and_then(|at| self.entries.get(at))
+            .map(|(writer, entry)| (*writer, entry))
+    }
+
+    /// The entry of the highest writer.
+    pub(crate) fn last(&self) -> Option<(TxnIndex, &E)> {
+        self.entries.last().map(|(writer, entry)| (*writer, entry))
+    }
+
+    /// Sets the entry of `txn_idx`.
+    pub(crate) fn insert(&mut self, txn_idx: TxnIndex, entry: E) {
+        match self.position(txn_idx) {
+            Ok(at) => self.entries[at].1 = entry,
+            Err(at) => self.entries.insert(at, (txn_idx, entry)),
+        }
+    }
+
+    /// The entry of `txn_idx`, if it wrote this key.
+    pub(crate) fn get_mut(&mut self, txn_idx: TxnIndex) -> Option<&mut E> {
+        match self.position(txn_idx) {
+            Ok(at) => Some(&mut self.entries[at].1),
+            Err(_) => None,
+        }
+    }
+
+    /// Removes the entry of `txn_idx`, if any.
+    pub(crate) fn remove(&mut self, txn_idx: TxnIndex) {
+        if let Ok(at) = self.position(txn_idx) {
+            self.entries.remove(at);
+        }
+    }
+}
 
 #[cfg(not(loom))]
 pub(crate) struct KeyIndex<K, E> {

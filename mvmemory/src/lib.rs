@@ -221,12 +221,12 @@ where
     pub fn read(&self, key: &K, txn_idx: TxnIndex) -> ReadResult<V> {
         self.index
             .with(key, |versions| {
-                match versions.range(..txn_idx).next_back() {
-                    Some((&writer, Entry::Value { incarnation, value })) => ReadResult::Value {
+                match versions.below(txn_idx) {
+                    Some((writer, Entry::Value { incarnation, value })) => ReadResult::Value {
                         version: Version::new(writer, *incarnation),
                         value: value.clone(),
                     },
-                    Some((&writer, Entry::Estimate)) => ReadResult::Dependency {
+                    Some((writer, Entry::Estimate)) => ReadResult::Dependency {
                         blocking_txn: writer,
                     },
                     None => ReadResult::NotFound,
@@ -239,8 +239,8 @@ where
     fn origin_now(&self, key: &K, txn_idx: TxnIndex) -> Option<ReadOrigin> {
         self.index
             .with(key, |versions| {
-                match versions.range(..txn_idx).next_back() {
-                    Some((&writer, Entry::Value { incarnation, .. })) => {
+                match versions.below(txn_idx) {
+                    Some((writer, Entry::Value { incarnation, .. })) => {
                         Some(ReadOrigin::MultiVersion(Version::new(writer, *incarnation)))
                     }
                     Some((_, Entry::Estimate)) => None,
@@ -280,7 +280,7 @@ where
         // see a value from this transaction.
         for key in previous.iter().filter(|key| !written.contains(key)) {
             self.index
-                .with_mut(key, |versions| versions.remove(&version.txn_idx));
+                .with_mut(key, |versions| versions.remove(version.txn_idx));
         }
         drop(written);
         let mut spare = std::mem::replace(&mut *lock(&sets.reads), reads);
@@ -302,7 +302,7 @@ where
         let written = lock(&self.sets(txn_idx).written);
         for key in written.iter() {
             self.index.with_mut(key, |versions| {
-                if let Some(entry) = versions.get_mut(&txn_idx) {
+                if let Some(entry) = versions.get_mut(txn_idx) {
                     *entry = Entry::Estimate;
                 }
             });
@@ -324,9 +324,9 @@ where
         let mut out = Vec::new();
         let mut error = None;
         self.index
-            .for_each(|key, versions| match versions.iter().next_back() {
+            .for_each(|key, versions| match versions.last() {
                 Some((_, Entry::Value { value, .. })) => out.push((key.clone(), value.clone())),
-                Some((&txn_idx, Entry::Estimate)) => error = Some(EstimateAtEnd { txn_idx }),
+                Some((txn_idx, Entry::Estimate)) => error = Some(EstimateAtEnd { txn_idx }),
                 None => {}
             });
         match error {

@@ -1,6 +1,6 @@
 //! A block's effects as a store applies them, and the state root that seals them.
 
-use crate::state::{StateKey, StateValue};
+use crate::state::{StateKey, StateValue, MAX_MULTISIG_PARTICIPANTS};
 use crate::types::Hash;
 use crate::view::{ChainState, StorageError};
 
@@ -32,6 +32,12 @@ impl BlockCommit {
         mut executed: Vec<Hash>,
         burned_supply: u64,
     ) -> Result<Self, StorageError> {
+        if previous.topoheight == Some(u64::MAX) {
+            // `next_topoheight` saturates: without this a second block would reuse MAX.
+            return Err(StorageError::InvalidCommit(
+                "no topoheight follows u64::MAX".into(),
+            ));
+        }
         if topoheight != previous.next_topoheight() {
             return Err(StorageError::InvalidCommit(format!(
                 "topoheight {topoheight} does not follow {:?}",
@@ -47,6 +53,16 @@ impl BlockCommit {
         if let Some((key, _)) = writes.iter().find(|(key, value)| !value.fits(key)) {
             return Err(StorageError::InvalidCommit(format!(
                 "value does not fit key {key:?}"
+            )));
+        }
+        // A longer list cannot be encoded (the count is one byte): RocksDB and the root
+        // would see it cut while the memory store kept it whole.
+        if let Some((key, _)) = writes.iter().find(|(_, value)| {
+            matches!(value, StateValue::Multisig(Some(config))
+                if config.participants.len() > MAX_MULTISIG_PARTICIPANTS)
+        }) {
+            return Err(StorageError::InvalidCommit(format!(
+                "multisig configuration at {key:?} has more than {MAX_MULTISIG_PARTICIPANTS} participants"
             )));
         }
         executed.sort_unstable();

@@ -16,6 +16,7 @@
 //! batch whole or not at all.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions,
@@ -78,6 +79,10 @@ impl Default for RocksOptions {
 pub struct RocksStore {
     db: DB,
     write_options: WriteOptions,
+    /// Held from the parent check to the batch write, so that two concurrent commits on
+    /// the same parent cannot both pass the check (the memory store's write lock does the
+    /// same there). Readers never take it.
+    commit_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for RocksStore {
@@ -109,7 +114,11 @@ impl RocksStore {
         let db = DB::open_cf_descriptors(&db_options, path, families)?;
         let mut write_options = WriteOptions::default();
         write_options.set_sync(options.sync_commits);
-        Ok(Self { db, write_options })
+        Ok(Self {
+            db,
+            write_options,
+            commit_lock: Mutex::new(()),
+        })
     }
 
     fn column(&self, name: &'static str) -> &ColumnFamily {
@@ -237,6 +246,11 @@ impl BlockStore for RocksStore {
     }
 
     fn commit(&self, commit: &BlockCommit) -> Result<(), StorageError> {
+        // The lock guards no data, so a panic while holding it leaves nothing to repair.
+        let _guard = self
+            .commit_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         check_parent(&self.read_chain_state(&ReadOptions::default())?, commit)?;
         let mut batch = WriteBatch::default();
         let mut value_bytes = Vec::with_capacity(64);
@@ -280,5 +294,27 @@ pub(crate) mod test_support {
             .db
             .put_cf(column, key.column_key(), bytes)
             .expect("test write");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::PublicKey;
+
+    #[test]
+    fn corrupt_value_is_a_typed_error() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = RocksStore::open(dir.path()).expect("open");
+        let key = StateKey::Nonce(PublicKey([1; 32]));
+        test_support::write_raw(&store, &key, &[1, 2, 3]);
+        let snapshot = store.snapshot().expect("snapshot");
+        assert!(matches!(
+            snapshot.get(&key),
+            Err(StorageError::Corrupt {
+                column: CF_NONCES,
+                ..
+            })
+        ));
     }
 }

@@ -1,0 +1,72 @@
+//! Times one engine configuration on one generated block, many times over, for quick
+//! profiling sessions: `cargo run --release -p executor --example engine_profile -- \
+//! [memory|rocksdb] ACCOUNTS BLOCK_SIZE THREADS REPEATS`. Prints the median time of the
+//! sequential oracle and of Block-STM, and their ratio. Criterion benches are the
+//! reference figures; this is the tool for iterating on the engine. Set `ONLY_PARALLEL=1`
+//! to skip the oracle's timings (for `perf record` of the engine alone).
+
+use std::time::{Duration, Instant};
+
+use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use storage_adapter::{BlockStore, MemoryStore, RocksStore, StateView};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repeats: usize) {
+    let engine = BlockStmExecutor::new(BlockStmConfig { threads, min_parallel_txns: 0 });
+    let mut sequential = Vec::new();
+    let mut parallel = Vec::new();
+    let mut stats = None;
+    let expected = execute_sequential(block, view).expect("oracle");
+    let only_parallel = std::env::var_os("ONLY_PARALLEL").is_some();
+    for _ in 0..repeats {
+        if !only_parallel {
+            let started = Instant::now();
+            let _ = execute_sequential(block, view).expect("oracle");
+            sequential.push(started.elapsed());
+        }
+        let started = Instant::now();
+        let execution = engine.execute(block, view).expect("block-stm");
+        parallel.push(started.elapsed());
+        assert_eq!(execution.output, expected);
+        stats = Some(execution.stats);
+    }
+    if sequential.is_empty() {
+        sequential.push(Duration::ZERO);
+    }
+    let (s, p) = (median(sequential), median(parallel));
+    println!(
+        "sequential {s:?}  block-stm/{threads} {p:?}  speedup {:.3}  stats {stats:?}",
+        s.as_secs_f64() / p.as_secs_f64()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_owned());
+    let store_kind = arg(1, "memory");
+    let accounts: usize = arg(2, "10000").parse().expect("accounts");
+    let block_size: usize = arg(3, "10000").parse().expect("block size");
+    let threads: usize = arg(4, "2").parse().expect("threads");
+    let repeats: usize = arg(5, "10").parse().expect("repeats");
+    let mut workload =
+        Workload::new(WorkloadConfig::new(WorkloadKind::P2p, accounts, block_size, 1)).expect("workload");
+    let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
+    let block = workload.next_block(1);
+    if store_kind == "rocksdb" {
+        let dir = std::env::temp_dir().join(format!("engine-profile-{}", std::process::id()));
+        let store = RocksStore::open(&dir).expect("rocksdb");
+        store.commit(&genesis).expect("genesis");
+        measure(&store.snapshot().expect("snapshot"), &block, threads, repeats);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    } else {
+        let store = MemoryStore::new();
+        store.commit(&genesis).expect("genesis");
+        measure(&store.snapshot().expect("snapshot"), &block, threads, repeats);
+    }
+}
