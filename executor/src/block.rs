@@ -144,6 +144,22 @@ pub fn finish_block<S: StateView + ?Sized>(
     block: &Block,
     view: &S,
     prologue: &Prologue,
+    writes: FxHashMap<StateKey, StateValue>,
+    results: Vec<TxResult>,
+    totals: Totals,
+) -> Result<BlockOutput, BlockError> {
+    finish_block_on(1, block, view, prologue, writes, results, totals)
+}
+
+/// [`finish_block`] with the storage reads of new-account registration spread over
+/// `threads` threads: one read per credited account that sent nothing, which on RocksDB
+/// is a large part of a block's sequential tail. The result is the same for any thread
+/// count (errors included: the first one in candidate order wins).
+pub fn finish_block_on<S: StateView + ?Sized>(
+    threads: usize,
+    block: &Block,
+    view: &S,
+    prologue: &Prologue,
     mut writes: FxHashMap<StateKey, StateValue>,
     results: Vec<TxResult>,
     totals: Totals,
@@ -185,7 +201,7 @@ pub fn finish_block<S: StateView + ?Sized>(
             burned: totals.burned,
         })?;
 
-    register_new_accounts(view, &mut writes)?;
+    register_new_accounts(threads, view, &mut writes)?;
 
     let executed = block
         .transactions()
@@ -209,10 +225,11 @@ pub fn finish_block<S: StateView + ?Sized>(
 /// Registers with `Nonce(0)` every account that has a balance written in `writes` but no
 /// nonce in `writes` nor in `view`.
 fn register_new_accounts<S: StateView + ?Sized>(
+    threads: usize,
     view: &S,
     writes: &mut FxHashMap<StateKey, StateValue>,
 ) -> Result<(), BlockError> {
-    let candidates: FxHashSet<PublicKey> = writes
+    let candidates: Vec<PublicKey> = writes
         .keys()
         .filter_map(|key| match key {
             StateKey::Balance(account, _) if !writes.contains_key(&StateKey::Nonce(*account)) => {
@@ -220,15 +237,46 @@ fn register_new_accounts<S: StateView + ?Sized>(
             }
             _ => None,
         })
+        .collect::<FxHashSet<PublicKey>>()
+        .into_iter()
         .collect();
-    for account in candidates {
-        let key = StateKey::Nonce(account);
-        match view.get(&key)? {
-            None => {
-                writes.insert(key, StateValue::Nonce(0));
+    let unregistered = |accounts: &[PublicKey]| -> Result<Vec<PublicKey>, BlockError> {
+        let mut found = Vec::new();
+        for account in accounts {
+            let key = StateKey::Nonce(*account);
+            match view.get(&key)? {
+                None => found.push(*account),
+                Some(StateValue::Nonce(_)) => {}
+                Some(_) => return Err(invalid_state(&key)),
             }
-            Some(StateValue::Nonce(_)) => {}
-            Some(_) => return Err(invalid_state(&key)),
+        }
+        Ok(found)
+    };
+    // Below a few hundred reads, starting threads costs more than it saves.
+    let chunk = candidates.len().div_ceil(threads.max(1)).max(256);
+    let found: Vec<Result<Vec<PublicKey>, BlockError>> = if candidates.len() <= chunk {
+        vec![unregistered(&candidates)]
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = candidates
+                .chunks(chunk)
+                .map(|accounts| scope.spawn(move || unregistered(accounts)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker.join().unwrap_or_else(|_| {
+                        Err(BlockError::InvariantViolation(
+                            "a registration worker panicked".into(),
+                        ))
+                    })
+                })
+                .collect()
+        })
+    };
+    for accounts in found {
+        for account in accounts? {
+            writes.insert(StateKey::Nonce(account), StateValue::Nonce(0));
         }
     }
     Ok(())

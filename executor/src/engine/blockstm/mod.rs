@@ -23,7 +23,7 @@ use storage_adapter::{Hash, StateKey, StateValue, StateView, StorageError};
 
 use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
-use crate::block::{finish_block, validate_block, Prologue, Totals};
+use crate::block::{finish_block_on, validate_block, Prologue, Totals};
 use crate::model::Block;
 use crate::outcome::{BlockError, BlockOutput, TxOutcome, WriteSet};
 use crate::vm::{execute_transaction, VmError, VmView};
@@ -182,7 +182,7 @@ fn execute_parallel<S: StateView + ?Sized>(
         .into_iter()
         .map(|outcome| outcome.result)
         .collect();
-    let output = finish_block(block, view, &prologue, writes, results, totals.0)
+    let output = finish_block_on(threads, block, view, &prologue, writes, results, totals.0)
         .map_err(ParallelError::Block)?;
     Ok((output, run.stats))
 }
