@@ -29,7 +29,7 @@ pub(crate) fn idle(rounds: u32) {
         loom::thread::yield_now();
     }
     #[cfg(not(loom))]
-    if rounds < 64 {
+    if rounds < 256 {
         std::hint::spin_loop();
     } else {
         std::thread::yield_now();

@@ -90,11 +90,15 @@ pub(crate) struct KeyIndex<K, E> {
 
 #[cfg(not(loom))]
 impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
             // Many more shards than threads: two workers rarely touch the same shard's
             // lock word at once, so lock cache lines seldom move between cores.
-            map: dashmap::DashMap::with_hasher_and_shard_amount(rustc_hash::FxBuildHasher, SHARDS),
+            map: dashmap::DashMap::with_capacity_and_hasher_and_shard_amount(
+                capacity,
+                rustc_hash::FxBuildHasher,
+                SHARDS,
+            ),
         }
     }
 
@@ -134,7 +138,7 @@ pub(crate) struct KeyIndex<K, E> {
 
 #[cfg(loom)]
 impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn with_capacity(_capacity: usize) -> Self {
         Self {
             map: crate::sync::Mutex::new(std::collections::HashMap::new()),
         }

@@ -50,6 +50,7 @@ mod sync;
 use std::hash::Hash;
 
 use index::KeyIndex;
+use smallvec::SmallVec;
 use sync::{lock, Mutex};
 
 /// A transaction's position in the block.
@@ -141,8 +142,8 @@ pub struct RecordOutcome<K> {
     /// The incarnation wrote a key that the previous one did not: transactions above it
     /// may have read around it and must all be validated again.
     pub wrote_new_location: bool,
-    /// The previous incarnation's read set, emptied, for the caller to reuse as the next
-    /// read buffer (so a steady state allocates no read sets).
+    /// The read buffer passed to `record`, emptied (its reads were copied into the
+    /// memory), for the caller to reuse: a worker's steady state allocates no read sets.
     pub spare_read_buffer: Vec<ReadDescriptor<K>>,
 }
 
@@ -166,11 +167,15 @@ impl std::fmt::Display for EstimateAtEnd {
 impl std::error::Error for EstimateAtEnd {}
 
 /// Per-transaction bookkeeping, each behind its own mutex so transactions never contend.
+///
+/// Both sets are small vectors: a typical transaction reads and writes a handful of keys,
+/// which then live inline here, so recording allocates nothing and a block's memory frees
+/// without a deallocation per transaction.
 struct TxnSets<K> {
     /// Keys written by the last recorded incarnation.
-    written: Mutex<Vec<K>>,
+    written: Mutex<SmallVec<[K; 4]>>,
     /// The last recorded incarnation's read set.
-    reads: Mutex<Vec<ReadDescriptor<K>>>,
+    reads: Mutex<SmallVec<[ReadDescriptor<K>; 4]>>,
 }
 
 /// The multi-version memory of one block.
@@ -196,12 +201,14 @@ where
     pub fn new(num_txns: usize) -> Self {
         let txns = (0..num_txns)
             .map(|_| TxnSets {
-                written: Mutex::new(Vec::new()),
-                reads: Mutex::new(Vec::new()),
+                written: Mutex::new(SmallVec::new()),
+                reads: Mutex::new(SmallVec::new()),
             })
             .collect();
+        // Sized for about two new keys per transaction (a transfer's source and
+        // destination), so the index seldom grows while workers insert.
         Self {
-            index: KeyIndex::new(),
+            index: KeyIndex::with_capacity(num_txns.saturating_mul(2)),
             txns,
         }
     }
@@ -283,11 +290,15 @@ where
                 .with_mut(key, |versions| versions.remove(version.txn_idx));
         }
         drop(written);
-        let mut spare = std::mem::replace(&mut *lock(&sets.reads), reads);
-        spare.clear();
+        let mut reads = reads;
+        {
+            let mut recorded = lock(&sets.reads);
+            recorded.clear();
+            recorded.extend(reads.drain(..));
+        }
         RecordOutcome {
             wrote_new_location,
-            spare_read_buffer: spare,
+            spare_read_buffer: reads,
         }
     }
 

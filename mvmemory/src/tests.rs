@@ -126,16 +126,20 @@ fn snapshot_gives_highest_writer_and_rejects_leftover_estimates() {
 }
 
 #[test]
-fn record_hands_back_the_previous_read_buffer() {
-    let m = mem(1);
-    let reads = vec![ReadDescriptor {
+fn record_hands_back_the_read_buffer_empty_and_keeps_the_reads() {
+    let m = mem(2);
+    let mut reads = Vec::with_capacity(8);
+    reads.push(ReadDescriptor {
         key: 1,
         origin: ReadOrigin::Storage,
-    }];
-    m.record(Version::new(0, 0), reads, []);
-    let outcome = m.record(Version::new(0, 1), Vec::new(), []);
+    });
+    let outcome = m.record(Version::new(1, 0), reads, []);
     assert!(outcome.spare_read_buffer.is_empty());
-    assert!(outcome.spare_read_buffer.capacity() >= 1);
+    assert!(outcome.spare_read_buffer.capacity() >= 8, "the caller's allocation comes back");
+    // The read set was kept: a lower write to key 1 now invalidates it.
+    assert!(m.validate_read_set(1));
+    m.record(Version::new(0, 0), Vec::new(), [(1, 3)]);
+    assert!(!m.validate_read_set(1));
 }
 
 #[test]
