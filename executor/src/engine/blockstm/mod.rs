@@ -183,7 +183,12 @@ fn execute_parallel<S: StateView + ?Sized>(
         .map(|outcome| outcome.result)
         .collect();
     let output = finish_block_on(threads, block, view, &prologue, writes, results, totals.0)
-        .map_err(ParallelError::Block)?;
+        .map_err(|error| match error {
+            // The engine handed the epilogue something inconsistent: our bug, not the
+            // block's, so the sequential path gets to decide.
+            BlockError::InvariantViolation(message) => ParallelError::Engine(message),
+            error => ParallelError::Block(error),
+        })?;
     Ok((output, run.stats))
 }
 
