@@ -85,8 +85,30 @@ pub trait ParallelTask: Sync {
         &self,
         txn_idx: TxnIndex,
         reads: &mut SpeculativeReads<'_, Self::Key, Self::Value>,
-    ) -> Result<(Self::Output, Self::Writes), ExecuteError<Self::Error>>;
+    ) -> ExecuteResult<Self>;
 }
+
+/// What [`ParallelTask::execute`] returns: the output and the writes, or why there are none.
+pub type ExecuteResult<T> = Result<
+    (<T as ParallelTask>::Output, <T as ParallelTask>::Writes),
+    ExecuteError<<T as ParallelTask>::Error>,
+>;
+
+/// What a whole run returns: the run's result and the commit sink, or the error that ended it.
+pub type RunResult<T, S> = Result<
+    (
+        ParallelRun<
+            <T as ParallelTask>::Key,
+            <T as ParallelTask>::Value,
+            <T as ParallelTask>::Output,
+        >,
+        S,
+    ),
+    DriverError<<T as ParallelTask>::Error>,
+>;
+
+/// A transaction's latest output, tagged with the incarnation that produced it.
+type OutputSlot<O> = Mutex<Option<(u32, O)>>;
 
 /// Receives final outputs in block order.
 pub trait CommitSink<O, E>: Send {
@@ -145,12 +167,7 @@ pub struct ParallelRun<K, V, O> {
 /// Runs a block of `num_txns` transactions of `task` on `threads` threads (the calling
 /// thread is one of them), handing final outputs to `sink` in block order.
 #[cfg(not(loom))]
-pub fn run_parallel<T, S>(
-    task: &T,
-    num_txns: usize,
-    threads: usize,
-    sink: S,
-) -> Result<(ParallelRun<T::Key, T::Value, T::Output>, S), DriverError<T::Error>>
+pub fn run_parallel<T, S>(task: &T, num_txns: usize, threads: usize, sink: S) -> RunResult<T, S>
 where
     T: ParallelTask,
     S: CommitSink<T::Output, T::Error>,
@@ -181,7 +198,7 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     memory: MVMemory<T::Key, T::Value>,
     scheduler: Scheduler,
     /// Each transaction's latest output, tagged with the incarnation that produced it.
-    outputs: Box<[Mutex<Option<(u32, T::Output)>>]>,
+    outputs: Box<[OutputSlot<T::Output>]>,
     /// Locked only by the worker holding the commit role, so never contended.
     sink: Mutex<S>,
     error: Mutex<Option<DriverError<T::Error>>>,
@@ -219,10 +236,7 @@ where
 
     /// Collects the result once every worker has returned from [`BlockRun::work`];
     /// `stats` is the sum of what they returned.
-    pub fn finish(
-        self,
-        stats: DriverStats,
-    ) -> Result<(ParallelRun<T::Key, T::Value, T::Output>, S), DriverError<T::Error>> {
+    pub fn finish(self, stats: DriverStats) -> RunResult<T, S> {
         let BlockRun {
             memory,
             scheduler,
