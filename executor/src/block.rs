@@ -5,7 +5,7 @@
 //! in one place is what lets the parallel engine agree with the sequential oracle on
 //! everything outside the transactions themselves.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use storage_adapter::{Asset, BlockCommit, ChainState, PublicKey, StateKey, StateValue, StateView};
 
 use crate::model::{Block, MAX_BLOCK_TRANSACTIONS};
@@ -154,13 +154,28 @@ pub fn finish_block<S: StateView + ?Sized>(
 /// [`finish_block`] with the storage reads of new-account registration spread over
 /// `threads` threads: one read per credited account that sent nothing, which on RocksDB
 /// is a large part of a block's sequential tail. The result is the same for any thread
-/// count (errors included: the first one in candidate order wins).
+/// count (errors included: the first one in key order wins).
 pub fn finish_block_on<S: StateView + ?Sized>(
     threads: usize,
     block: &Block,
     view: &S,
     prologue: &Prologue,
-    mut writes: FxHashMap<StateKey, StateValue>,
+    writes: FxHashMap<StateKey, StateValue>,
+    results: Vec<TxResult>,
+    totals: Totals,
+) -> Result<BlockOutput, BlockError> {
+    let writes = writes.into_iter().collect();
+    finish_block_from_writes(threads, block, view, prologue, writes, results, totals)
+}
+
+/// [`finish_block_on`] for writes already collected in a vector (any order, each key once),
+/// as a parallel engine's memory hands them over: no map is built just to be sorted.
+pub fn finish_block_from_writes<S: StateView + ?Sized>(
+    threads: usize,
+    block: &Block,
+    view: &S,
+    prologue: &Prologue,
+    mut writes: Vec<(StateKey, StateValue)>,
     results: Vec<TxResult>,
     totals: Totals,
 ) -> Result<BlockOutput, BlockError> {
@@ -176,13 +191,24 @@ pub fn finish_block_on<S: StateView + ?Sized>(
             "write of the wrong kind at {key:?}"
         )));
     }
+    writes.sort_unstable_by_key(|(key, _)| *key);
+    if let Some(pair) = writes.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(BlockError::InvariantViolation(format!(
+            "key {:?} written twice",
+            pair[0].0
+        )));
+    }
 
     // Fees go to the miner, on top of whatever the transactions left (which already
     // includes the reward, through the base layer).
-    let miner_balance = writes
-        .entry(prologue.key)
-        .or_insert_with(|| prologue.value.clone());
-    let StateValue::Balance(balance) = miner_balance else {
+    let at = match writes.binary_search_by_key(&prologue.key, |(key, _)| *key) {
+        Ok(at) => at,
+        Err(at) => {
+            writes.insert(at, (prologue.key, prologue.value.clone()));
+            at
+        }
+    };
+    let StateValue::Balance(balance) = &mut writes[at].1 else {
         return Err(BlockError::InvariantViolation(
             "the miner's balance is not a balance".into(),
         ));
@@ -210,10 +236,7 @@ pub fn finish_block_on<S: StateView + ?Sized>(
         .filter(|(_, result)| result.is_success())
         .map(|(tx, _)| *tx.hash())
         .collect();
-    let mut sorted: Vec<(StateKey, StateValue)> = writes.into_iter().collect();
-    // Keys are unique (they came out of a map), so an unstable sort is deterministic.
-    sorted.sort_unstable_by_key(|(key, _)| *key);
-    let commit = BlockCommit::new(&chain, block.topoheight(), sorted, executed, burned_supply)?;
+    let commit = BlockCommit::new(&chain, block.topoheight(), writes, executed, burned_supply)?;
     Ok(BlockOutput {
         results,
         total_fees: totals.fees,
@@ -222,24 +245,27 @@ pub fn finish_block_on<S: StateView + ?Sized>(
     })
 }
 
-/// Registers with `Nonce(0)` every account that has a balance written in `writes` but no
-/// nonce in `writes` nor in `view`.
+/// Registers (nonce 0) every account with a balance written in this block and no nonce,
+/// neither written here nor stored. `writes` is sorted by key and stays sorted.
 fn register_new_accounts<S: StateView + ?Sized>(
     threads: usize,
     view: &S,
-    writes: &mut FxHashMap<StateKey, StateValue>,
+    writes: &mut Vec<(StateKey, StateValue)>,
 ) -> Result<(), BlockError> {
-    let candidates: Vec<PublicKey> = writes
-        .keys()
-        .filter_map(|key| match key {
-            StateKey::Balance(account, _) if !writes.contains_key(&StateKey::Nonce(*account)) => {
-                Some(*account)
+    let has_nonce_write = |account: &PublicKey| {
+        writes
+            .binary_search_by_key(&StateKey::Nonce(*account), |(key, _)| *key)
+            .is_ok()
+    };
+    // Balance keys are sorted by account, so one account's assets are adjacent.
+    let mut candidates: Vec<PublicKey> = Vec::new();
+    for (key, _) in writes.iter() {
+        if let StateKey::Balance(account, _) = key {
+            if candidates.last() != Some(account) && !has_nonce_write(account) {
+                candidates.push(*account);
             }
-            _ => None,
-        })
-        .collect::<FxHashSet<PublicKey>>()
-        .into_iter()
-        .collect();
+        }
+    }
     let unregistered = |accounts: &[PublicKey]| -> Result<Vec<PublicKey>, BlockError> {
         let mut found = Vec::new();
         for account in accounts {
@@ -274,10 +300,17 @@ fn register_new_accounts<S: StateView + ?Sized>(
                 .collect()
         })
     };
+    let before = writes.len();
     for accounts in found {
-        for account in accounts? {
-            writes.insert(StateKey::Nonce(account), StateValue::Nonce(0));
-        }
+        writes.extend(
+            accounts?
+                .into_iter()
+                .map(|account| (StateKey::Nonce(account), StateValue::Nonce(0))),
+        );
+    }
+    if writes.len() > before {
+        // Two sorted runs: the stable sort merges them in linear time.
+        writes.sort_by_key(|(key, _)| *key);
     }
     Ok(())
 }

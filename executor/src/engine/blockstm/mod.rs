@@ -18,12 +18,11 @@ pub use blockstm_driver as driver;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustc_hash::FxHashMap;
 use storage_adapter::{Hash, StateKey, StateValue, StateView, StorageError};
 
 use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
-use crate::block::{finish_block_on, validate_block, Prologue, Totals};
+use crate::block::{finish_block_from_writes, validate_block, Prologue, Totals};
 use crate::model::Block;
 use crate::outcome::{BlockError, BlockOutput, TxOutcome, WriteSet};
 use crate::vm::{execute_transaction, VmError, VmView};
@@ -176,19 +175,20 @@ fn execute_parallel<S: StateView + ?Sized>(
         DriverError::Panicked(message) => ParallelError::Engine(format!("panic: {message}")),
         DriverError::Invariant(message) => ParallelError::Engine(format!("invariant: {message}")),
     })?;
-    let writes: FxHashMap<StateKey, StateValue> = run.writes.into_iter().collect();
     let results = run
         .outputs
         .into_iter()
         .map(|outcome| outcome.result)
         .collect();
-    let output = finish_block_on(threads, block, view, &prologue, writes, results, totals.0)
-        .map_err(|error| match error {
-            // The engine handed the epilogue something inconsistent: our bug, not the
-            // block's, so the sequential path gets to decide.
-            BlockError::InvariantViolation(message) => ParallelError::Engine(message),
-            error => ParallelError::Block(error),
-        })?;
+    let output = finish_block_from_writes(
+        threads, block, view, &prologue, run.writes, results, totals.0,
+    )
+    .map_err(|error| match error {
+        // The engine handed the epilogue something inconsistent: our bug, not the
+        // block's, so the sequential path gets to decide.
+        BlockError::InvariantViolation(message) => ParallelError::Engine(message),
+        error => ParallelError::Block(error),
+    })?;
     Ok((output, run.stats))
 }
 
