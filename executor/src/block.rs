@@ -115,13 +115,16 @@ impl Totals {
     /// Adds one outcome ([`BlockError::FeeOverflow`] / [`BlockError::BurnOverflow`] when a
     /// sum leaves `u64`). A failed outcome carries zeros and changes nothing.
     pub fn add(&mut self, outcome: &TxOutcome) -> Result<(), BlockError> {
-        self.fees = self
-            .fees
-            .checked_add(outcome.fee)
-            .ok_or(BlockError::FeeOverflow)?;
+        self.add_amounts(outcome.fee, outcome.burned)
+    }
+
+    /// Adds one transaction's fee and burned amount, with the same errors as
+    /// [`Totals::add`].
+    pub fn add_amounts(&mut self, fee: u64, burned: u64) -> Result<(), BlockError> {
+        self.fees = self.fees.checked_add(fee).ok_or(BlockError::FeeOverflow)?;
         self.burned = self
             .burned
-            .checked_add(outcome.burned)
+            .checked_add(burned)
             .ok_or(BlockError::BurnOverflow)?;
         Ok(())
     }

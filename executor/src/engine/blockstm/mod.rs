@@ -24,7 +24,7 @@ use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
 use crate::block::{finish_block_from_writes, validate_block, Prologue, Totals};
 use crate::model::Block;
-use crate::outcome::{BlockError, BlockOutput, TxOutcome, WriteSet};
+use crate::outcome::{BlockError, BlockOutput, TxOutcome, TxResult, WriteSet};
 use crate::vm::{execute_transaction, VmError, VmView};
 use blockstm_driver::{
     run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask,
@@ -202,8 +202,9 @@ struct TosTask<'a, S: ?Sized> {
 impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
     type Key = StateKey;
     type Value = StateValue;
-    /// The outcome with its writes moved out into the memory.
-    type Output = TxOutcome;
+    /// The outcome without its writes (those go into the memory): small, because outputs
+    /// are stored and moved once per execution.
+    type Output = TxSummary;
     type Error = BlockError;
     type Writes = WriteSet;
 
@@ -211,7 +212,7 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
         &self,
         txn_idx: u32,
         reads: &mut SpeculativeReads<'_, StateKey, StateValue>,
-    ) -> Result<(TxOutcome, WriteSet), ExecuteError<BlockError>> {
+    ) -> Result<(TxSummary, WriteSet), ExecuteError<BlockError>> {
         let tx = self
             .block
             .transactions()
@@ -227,10 +228,19 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
             storage: self.storage,
         };
         match execute_transaction(tx, &mut view) {
-            Ok(mut outcome) => {
-                let writes = std::mem::take(&mut outcome.writes);
-                Ok((outcome, writes))
-            }
+            Ok(TxOutcome {
+                result,
+                writes,
+                fee,
+                burned,
+            }) => Ok((
+                TxSummary {
+                    result,
+                    fee,
+                    burned,
+                },
+                writes,
+            )),
             Err(VmError::Read(ViewError::Dependency(blocking))) => {
                 Err(ExecuteError::Dependency(blocking))
             }
@@ -280,13 +290,21 @@ impl<S: StateView + ?Sized> VmView for TosView<'_, '_, S> {
     }
 }
 
+/// What the commit step needs of a transaction's outcome.
+#[derive(Debug)]
+struct TxSummary {
+    result: TxResult,
+    fee: u64,
+    burned: u64,
+}
+
 /// Folds fees and burns in block order as transactions commit; an overflow ends the block
 /// with the same error the oracle gives.
 #[derive(Default)]
 struct TotalsSink(Totals);
 
-impl CommitSink<TxOutcome, BlockError> for TotalsSink {
-    fn commit(&mut self, _txn_idx: u32, outcome: &TxOutcome) -> Result<(), BlockError> {
-        self.0.add(outcome)
+impl CommitSink<TxSummary, BlockError> for TotalsSink {
+    fn commit(&mut self, _txn_idx: u32, summary: &TxSummary) -> Result<(), BlockError> {
+        self.0.add_amounts(summary.fee, summary.burned)
     }
 }
