@@ -320,11 +320,15 @@ impl Scheduler {
         if self.done() {
             return None;
         }
+        // Validation first, as in the paper; but when the validation sweep lands on a
+        // transaction that is not executed yet, look for an execution at once instead of
+        // returning empty-handed and making the worker go round its loop again.
         if self.validation_idx.load(ORDER) < self.execution_idx.load(ORDER) {
-            self.next_version_to_validate()
-        } else {
-            self.next_version_to_execute()
+            if let Some(task) = self.next_version_to_validate() {
+                return Some(task);
+            }
         }
+        self.next_version_to_execute()
     }
 
     /// Records that `txn_idx` met an ESTIMATE of `blocking_txn` during its current
