@@ -4,8 +4,9 @@
 //! - [`vm`]: the execution rules of one transaction, over a pluggable [`vm::VmView`].
 //! - [`block`]: what every engine shares around the transactions: validation, the
 //!   reward prologue, fee/burn totals and the sealing epilogue.
-//! - [`engine`]: the [`engine::BlockExecutor`] trait and its engines, starting with the
-//!   sequential oracle that defines correct results.
+//! - [`engine`]: the [`engine::BlockExecutor`] trait and its engines: the sequential
+//!   oracle that defines correct results, batch grouping (the daemon's pessimistic
+//!   baseline) and Block-STM.
 //! - [`workload`]: the seeded block generator of the binary, benches and tests.
 //!
 //! The library never prints; it reports through return values and `tracing`.
@@ -18,6 +19,7 @@ pub mod vm;
 pub mod workload;
 
 pub use block::{finish_block, genesis_commit, validate_block, Prologue, Totals};
+pub use engine::grouping::{GroupingConfig, GroupingExecutor};
 pub use engine::sequential::{execute_sequential, SequentialExecutor};
 pub use engine::{BlockExecutor, Execution, ExecutionStats};
 pub use model::{

@@ -1,7 +1,9 @@
 //! Integration tests live in `tests/`; this library holds helpers they share: short names
 //! for accounts and assets, transaction builders, a counting [`VmView`] over a map, and
 //! store helpers that apply a block the way the node does (execute, then commit only on
-//! success).
+//! success), and the random case generator of the parity properties ([`random_case`]).
+
+pub mod random_case;
 
 use std::collections::{HashMap, HashSet};
 

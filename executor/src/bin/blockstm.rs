@@ -1,6 +1,11 @@
 //! `blockstm run`: applies generated blocks to a RocksDB store with a chosen engine and
 //! reports throughput and the final state root.
 //!
+//! `blockstm compare`: runs the same generated blocks through the sequential oracle, batch
+//! grouping and Block-STM at several thread counts, each from the same genesis on a fresh
+//! RocksDB store, checks that every block's state root agrees, and reports throughput
+//! ratios measured in that one run (a table, `--json`, or a `--plot` PNG).
+//!
 //! The last line on stdout is always `state root: <64 hex digits>`, so scripts can compare
 //! runs (two engines, two machines) with `tail -n 1`.
 //!
@@ -24,6 +29,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use storage_adapter::{BlockStore, RocksStore, StateKey, StateValue, StateView};
 use tracing_subscriber::EnvFilter;
 
+// Beside this file rather than in `src/bin/`, where Cargo would take them for binaries.
+#[path = "blockstm/compare.rs"]
+mod compare;
+#[path = "blockstm/plot.rs"]
+mod plot;
+
 /// How many accounts the continuation check compares against the store.
 const NONCE_CHECK_ACCOUNTS: usize = 16;
 
@@ -39,6 +50,9 @@ struct Cli {
 enum Command {
     /// Generate blocks, execute them, commit them to RocksDB, report throughput.
     Run(RunArgs),
+    /// Run the same blocks through sequential, batch grouping and Block-STM (at each
+    /// thread count), check that their state roots agree, and compare throughput.
+    Compare(compare::CompareArgs),
 }
 
 /// The engines the binary can run.
@@ -94,6 +108,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Run(args) => run(&args),
+        Command::Compare(args) => compare::compare(&args),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::model::Block;
 use crate::outcome::{BlockError, BlockOutput};
 
 pub mod blockstm;
+pub mod grouping;
 pub mod sequential;
 
 /// Executes whole blocks against a snapshot of state.
