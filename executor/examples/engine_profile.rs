@@ -5,6 +5,9 @@
 //! reference figures; this is the tool for iterating on the engine. Set `ONLY_PARALLEL=1`
 //! to skip the oracle's timings (for `perf record` of the engine alone).
 
+// An example program reports on stdout; that is its whole job.
+#![allow(clippy::print_stdout)]
+
 use std::time::{Duration, Instant};
 
 use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
@@ -17,7 +20,10 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repeats: usize) {
-    let engine = BlockStmExecutor::new(BlockStmConfig { threads, min_parallel_txns: 0 });
+    let engine = BlockStmExecutor::new(BlockStmConfig {
+        threads,
+        min_parallel_txns: 0,
+    });
     let mut sequential = Vec::new();
     let mut parallel = Vec::new();
     let mut stats = None;
@@ -53,20 +59,35 @@ fn main() {
     let block_size: usize = arg(3, "10000").parse().expect("block size");
     let threads: usize = arg(4, "2").parse().expect("threads");
     let repeats: usize = arg(5, "10").parse().expect("repeats");
-    let mut workload =
-        Workload::new(WorkloadConfig::new(WorkloadKind::P2p, accounts, block_size, 1)).expect("workload");
+    let mut workload = Workload::new(WorkloadConfig::new(
+        WorkloadKind::P2p,
+        accounts,
+        block_size,
+        1,
+    ))
+    .expect("workload");
     let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
     let block = workload.next_block(1);
     if store_kind == "rocksdb" {
         let dir = std::env::temp_dir().join(format!("engine-profile-{}", std::process::id()));
         let store = RocksStore::open(&dir).expect("rocksdb");
         store.commit(&genesis).expect("genesis");
-        measure(&store.snapshot().expect("snapshot"), &block, threads, repeats);
+        measure(
+            &store.snapshot().expect("snapshot"),
+            &block,
+            threads,
+            repeats,
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     } else {
         let store = MemoryStore::new();
         store.commit(&genesis).expect("genesis");
-        measure(&store.snapshot().expect("snapshot"), &block, threads, repeats);
+        measure(
+            &store.snapshot().expect("snapshot"),
+            &block,
+            threads,
+            repeats,
+        );
     }
 }

@@ -25,7 +25,9 @@ pub(crate) struct Versions<E> {
 
 impl<E> Default for Versions<E> {
     fn default() -> Self {
-        Self { entries: SmallVec::new() }
+        Self {
+            entries: SmallVec::new(),
+        }
     }
 }
 
@@ -36,7 +38,9 @@ impl<E> Versions<E> {
         match self.entries.last() {
             Some((last, _)) if *last < txn_idx => Err(self.entries.len()),
             Some((last, _)) if *last == txn_idx => Ok(self.entries.len() - 1),
-            _ => self.entries.binary_search_by_key(&txn_idx, |(writer, _)| *writer),
+            _ => self
+                .entries
+                .binary_search_by_key(&txn_idx, |(writer, _)| *writer),
         }
     }
 

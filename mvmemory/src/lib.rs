@@ -227,17 +227,15 @@ where
     /// What transaction `txn_idx` reads at `key`: the highest write below it.
     pub fn read(&self, key: &K, txn_idx: TxnIndex) -> ReadResult<V> {
         self.index
-            .with(key, |versions| {
-                match versions.below(txn_idx) {
-                    Some((writer, Entry::Value { incarnation, value })) => ReadResult::Value {
-                        version: Version::new(writer, *incarnation),
-                        value: value.clone(),
-                    },
-                    Some((writer, Entry::Estimate)) => ReadResult::Dependency {
-                        blocking_txn: writer,
-                    },
-                    None => ReadResult::NotFound,
-                }
+            .with(key, |versions| match versions.below(txn_idx) {
+                Some((writer, Entry::Value { incarnation, value })) => ReadResult::Value {
+                    version: Version::new(writer, *incarnation),
+                    value: value.clone(),
+                },
+                Some((writer, Entry::Estimate)) => ReadResult::Dependency {
+                    blocking_txn: writer,
+                },
+                None => ReadResult::NotFound,
             })
             .unwrap_or(ReadResult::NotFound)
     }
@@ -245,14 +243,12 @@ where
     /// Where a read by `txn_idx` at `key` would come from now, without cloning the value.
     fn origin_now(&self, key: &K, txn_idx: TxnIndex) -> Option<ReadOrigin> {
         self.index
-            .with(key, |versions| {
-                match versions.below(txn_idx) {
-                    Some((writer, Entry::Value { incarnation, .. })) => {
-                        Some(ReadOrigin::MultiVersion(Version::new(writer, *incarnation)))
-                    }
-                    Some((_, Entry::Estimate)) => None,
-                    None => Some(ReadOrigin::Storage),
+            .with(key, |versions| match versions.below(txn_idx) {
+                Some((writer, Entry::Value { incarnation, .. })) => {
+                    Some(ReadOrigin::MultiVersion(Version::new(writer, *incarnation)))
                 }
+                Some((_, Entry::Estimate)) => None,
+                None => Some(ReadOrigin::Storage),
             })
             .unwrap_or(Some(ReadOrigin::Storage))
     }
@@ -334,12 +330,11 @@ where
     pub fn snapshot(&self) -> Result<Vec<(K, V)>, EstimateAtEnd> {
         let mut out = Vec::new();
         let mut error = None;
-        self.index
-            .for_each(|key, versions| match versions.last() {
-                Some((_, Entry::Value { value, .. })) => out.push((key.clone(), value.clone())),
-                Some((txn_idx, Entry::Estimate)) => error = Some(EstimateAtEnd { txn_idx }),
-                None => {}
-            });
+        self.index.for_each(|key, versions| match versions.last() {
+            Some((_, Entry::Value { value, .. })) => out.push((key.clone(), value.clone())),
+            Some((txn_idx, Entry::Estimate)) => error = Some(EstimateAtEnd { txn_idx }),
+            None => {}
+        });
         match error {
             Some(error) => Err(error),
             None => Ok(out),

@@ -135,7 +135,10 @@ fn record_hands_back_the_read_buffer_empty_and_keeps_the_reads() {
     });
     let outcome = m.record(Version::new(1, 0), reads, []);
     assert!(outcome.spare_read_buffer.is_empty());
-    assert!(outcome.spare_read_buffer.capacity() >= 8, "the caller's allocation comes back");
+    assert!(
+        outcome.spare_read_buffer.capacity() >= 8,
+        "the caller's allocation comes back"
+    );
     // The read set was kept: a lower write to key 1 now invalidates it.
     assert!(m.validate_read_set(1));
     m.record(Version::new(0, 0), Vec::new(), [(1, 3)]);

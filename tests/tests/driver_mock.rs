@@ -18,13 +18,16 @@ struct MockTxn {
     seed: u64,
 }
 
+/// What a mock transaction produced: the values it read, and its writes.
+type MockResult = (Vec<u64>, Vec<(u64, u64)>);
+
 /// The mock program, written once against a read function so the parallel run and the
 /// sequential baseline execute exactly the same logic.
 fn run_mock<E>(
     txn: &MockTxn,
     num_keys: u64,
     mut read: impl FnMut(u64) -> Result<u64, E>,
-) -> Result<(Vec<u64>, Vec<(u64, u64)>), E> {
+) -> Result<MockResult, E> {
     let first_key = txn.seed % num_keys;
     let a = read(first_key)?;
     // The second key depends on the value read: unknown before execution.
