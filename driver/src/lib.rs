@@ -22,7 +22,7 @@ use sync::{lock, Mutex};
 pub struct SpeculativeReads<'a, K, V> {
     memory: &'a MVMemory<K, V>,
     txn_idx: TxnIndex,
-    reads: Vec<ReadDescriptor<K>>,
+    reads: Vec<ReadDescriptor>,
 }
 
 /// What a speculative read found.
@@ -44,11 +44,10 @@ impl<K: Eq + Hash + Clone, V: Clone> SpeculativeReads<'_, K, V> {
 
     /// Reads `key` as of just below this transaction, recording the read.
     pub fn read(&mut self, key: &K) -> SpeculativeRead<V> {
-        let result = self.memory.read(key, self.txn_idx);
-        if let Some(descriptor) = ReadDescriptor::from_result(key.clone(), &result) {
-            self.reads.push(descriptor);
-        }
-        match result {
+        match self
+            .memory
+            .read_recorded(key, self.txn_idx, &mut self.reads)
+        {
             ReadResult::Value { value, .. } => SpeculativeRead::Value(value),
             ReadResult::NotFound => SpeculativeRead::NotFound,
             ReadResult::Dependency { blocking_txn } => SpeculativeRead::Dependency(blocking_txn),
@@ -350,7 +349,7 @@ where
         &self,
         txn_idx: TxnIndex,
         incarnation: u32,
-        read_buffer: &mut Vec<ReadDescriptor<T::Key>>,
+        read_buffer: &mut Vec<ReadDescriptor>,
         stats: &mut DriverStats,
     ) -> Option<Task> {
         loop {

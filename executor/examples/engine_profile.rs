@@ -23,6 +23,8 @@ fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repe
     let engine = BlockStmExecutor::new(BlockStmConfig {
         threads,
         min_parallel_txns: 0,
+        // Profiles the parallel path, contended blocks included.
+        contention_cutoff: None,
     });
     let mut sequential = Vec::new();
     let mut parallel = Vec::new();

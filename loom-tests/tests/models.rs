@@ -164,7 +164,7 @@ fn miner_reward_applied_exactly_once() {
 fn mvmemory_one_key() {
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::Arc;
-    use mvmemory::{MVMemory, ReadDescriptor, ReadResult, Version};
+    use mvmemory::{MVMemory, ReadResult, Version};
 
     model(3, || {
         let memory: Arc<MVMemory<u8, u64>> = Arc::new(MVMemory::new(2));
@@ -184,7 +184,8 @@ fn mvmemory_one_key() {
             })
         };
         let before = phase.load(Ordering::SeqCst);
-        let result = memory.read(&7, 1);
+        let mut reads = Vec::new();
+        let result = memory.read_recorded(&7, 1, &mut reads);
         let after = phase.load(Ordering::SeqCst);
         match &result {
             ReadResult::NotFound => assert!(before < 1),
@@ -211,14 +212,15 @@ fn mvmemory_one_key() {
                 "the ESTIMATE stood throughout"
             );
         }
-        let recorded = ReadDescriptor::from_result(7, &result);
-        if let Some(read) = &recorded {
-            memory.record(Version::new(1, 0), vec![read.clone()], []);
+        // A dependency is not a read: nothing to record or validate.
+        let recorded = !reads.is_empty();
+        if recorded {
+            memory.record(Version::new(1, 0), reads, []);
         }
         writer.join().expect("writer");
         // Everything is in: only a read of the final version validates (a dependency is not
         // a read, and ends the incarnation instead).
-        if recorded.is_some() {
+        if recorded {
             let valid = memory.validate_read_set(1);
             let read_final = matches!(result, ReadResult::Value { version, .. } if version == Version::new(0, 1));
             assert_eq!(

@@ -1,15 +1,25 @@
-//! The key index: from a key to its versions, without a global lock.
+//! The key index: interns each key of a block once, so that everything after the first
+//! read of a key works on a small integer id instead of hashing and comparing the key.
 //!
-//! Normally a `DashMap` (sharded read-write locks): threads touching keys in different
-//! shards never wait on each other, and a read holds its shard's read lock only while it
-//! walks one small map. Under `cfg(loom)` a single loom mutex stands in, because loom can
-//! only see the locks it provides; the models check the logic above the index, not
-//! DashMap itself.
+//! A block's transactions touch each key several times: the first read, the write when
+//! the incarnation is recorded, every validation of every reader, the ESTIMATE of an
+//! aborted writer, and the final snapshot. With the versions kept in a hash map keyed by
+//! the key, each of those is a hash, a probe and a key comparison under a shard lock;
+//! here only the first read of a key in an incarnation looks the key up, and it gets back
+//! a [`KeyId`] that the read set and write set keep. The versions themselves live in an
+//! append-only vector of slots (`boxcar`: lock-free push and get, stable addresses), each
+//! slot with its own lock, so two transactions contend only when they touch the same key.
+//!
+//! Normally the id map is a `DashMap` (sharded read-write locks): threads interning keys
+//! in different shards never wait on each other. Under `cfg(loom)` a single loom mutex
+//! stands in for both the map and the slot vector, because loom can only see the locks it
+//! provides; the models check the logic above the index, not DashMap or boxcar.
 
 use std::hash::Hash;
 
 use smallvec::SmallVec;
 
+use crate::sync::Mutex;
 use crate::TxnIndex;
 
 /// The versions of one key, sorted by writing transaction.
@@ -83,13 +93,48 @@ impl<E> Versions<E> {
     }
 }
 
+/// A key's id in one block's memory: its position in the slot vector.
+///
+/// Ids are handed out by [`crate::MVMemory::read_recorded`] and only mean something to
+/// the memory that gave them out.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub struct KeyId(u32);
+
+impl KeyId {
+    fn from_position(position: usize) -> Self {
+        // A block has at most 65,535 transactions of a few hundred keys each, far below
+        // `u32::MAX` distinct keys.
+        Self(u32::try_from(position).expect("invariant: fewer than 2^32 keys in a block"))
+    }
+
+    fn position(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One interned key and its versions.
+pub(crate) struct Slot<K, E> {
+    pub(crate) key: K,
+    pub(crate) versions: Mutex<Versions<E>>,
+}
+
+impl<K, E> Slot<K, E> {
+    fn new(key: K) -> Self {
+        Self {
+            key,
+            versions: Mutex::new(Versions::default()),
+        }
+    }
+}
+
 /// DashMap shards (a power of two).
 #[cfg(not(loom))]
 const SHARDS: usize = 64;
 
 #[cfg(not(loom))]
 pub(crate) struct KeyIndex<K, E> {
-    map: dashmap::DashMap<K, Versions<E>, rustc_hash::FxBuildHasher>,
+    ids: dashmap::DashMap<K, KeyId, rustc_hash::FxBuildHasher>,
+    slots: boxcar::Vec<Slot<K, E>>,
 }
 
 #[cfg(not(loom))]
@@ -98,75 +143,93 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
         Self {
             // Many more shards than threads: two workers rarely touch the same shard's
             // lock word at once, so lock cache lines seldom move between cores.
-            map: dashmap::DashMap::with_capacity_and_hasher_and_shard_amount(
+            ids: dashmap::DashMap::with_capacity_and_hasher_and_shard_amount(
                 capacity,
                 rustc_hash::FxBuildHasher,
                 SHARDS,
             ),
+            slots: boxcar::Vec::with_capacity(capacity),
         }
     }
 
-    /// Runs `f` on the versions of `key`, if the key was ever written.
-    pub(crate) fn with<R>(&self, key: &K, f: impl FnOnce(&Versions<E>) -> R) -> Option<R> {
-        self.map.get(key).map(|versions| f(&versions))
+    /// The id of `key`, if some transaction has read or written it.
+    pub(crate) fn find(&self, key: &K) -> Option<KeyId> {
+        self.ids.get(key).map(|id| *id)
     }
 
-    /// Runs `f` on the versions of `key`, creating an empty set when missing.
-    pub(crate) fn with_mut_or_default<R>(
-        &self,
-        key: &K,
-        f: impl FnOnce(&mut Versions<E>) -> R,
-    ) -> R {
-        // One lookup, hit or miss: the key is a small value, and cloning it is cheaper
-        // than hashing and probing twice.
-        f(&mut self.map.entry(key.clone()).or_default())
+    /// The id of `key`, giving it a slot on first sight.
+    pub(crate) fn intern(&self, key: &K) -> KeyId {
+        // One probe under the shard's write lock, hit or miss: most keys of a block are
+        // new when first read (a transfer to an account nobody touched yet), and trying a
+        // read lock first would cost those a second lock and a second probe. The slot is
+        // pushed under that lock, so two threads interning the same key agree on one
+        // slot, and the id is published only once the slot is in.
+        *self
+            .ids
+            .entry(key.clone())
+            .or_insert_with(|| KeyId::from_position(self.slots.push(Slot::new(key.clone()))))
     }
 
-    /// Runs `f` on the versions of `key`, if the key was ever written.
-    pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut Versions<E>) -> R) -> Option<R> {
-        self.map.get_mut(key).map(|mut versions| f(&mut versions))
+    /// Runs `f` on the slot of `id`.
+    pub(crate) fn with_slot<R>(&self, id: KeyId, f: impl FnOnce(&Slot<K, E>) -> R) -> R {
+        f(self
+            .slots
+            .get(id.position())
+            .expect("invariant: key ids come from this index"))
     }
 
-    /// Visits every key and its versions; for the single-threaded end of a block.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&K, &Versions<E>)) {
-        for entry in self.map.iter() {
-            f(entry.key(), entry.value());
+    /// Visits every slot; for the single-threaded end of a block.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<K, E>)) {
+        for (_, slot) in self.slots.iter() {
+            f(slot);
         }
     }
 }
 
 #[cfg(loom)]
 pub(crate) struct KeyIndex<K, E> {
-    map: crate::sync::Mutex<std::collections::HashMap<K, Versions<E>>>,
+    #[allow(clippy::type_complexity)]
+    inner: Mutex<(
+        std::collections::HashMap<K, KeyId>,
+        Vec<std::sync::Arc<Slot<K, E>>>,
+    )>,
 }
 
 #[cfg(loom)]
 impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
     pub(crate) fn with_capacity(_capacity: usize) -> Self {
         Self {
-            map: crate::sync::Mutex::new(std::collections::HashMap::new()),
+            inner: Mutex::new((std::collections::HashMap::new(), Vec::new())),
         }
     }
 
-    pub(crate) fn with<R>(&self, key: &K, f: impl FnOnce(&Versions<E>) -> R) -> Option<R> {
-        crate::sync::lock(&self.map).get(key).map(f)
+    pub(crate) fn find(&self, key: &K) -> Option<KeyId> {
+        crate::sync::lock(&self.inner).0.get(key).copied()
     }
 
-    pub(crate) fn with_mut_or_default<R>(
-        &self,
-        key: &K,
-        f: impl FnOnce(&mut Versions<E>) -> R,
-    ) -> R {
-        f(crate::sync::lock(&self.map).entry(key.clone()).or_default())
+    pub(crate) fn intern(&self, key: &K) -> KeyId {
+        let mut inner = crate::sync::lock(&self.inner);
+        let (ids, slots) = &mut *inner;
+        *ids.entry(key.clone()).or_insert_with(|| {
+            slots.push(std::sync::Arc::new(Slot::new(key.clone())));
+            KeyId::from_position(slots.len() - 1)
+        })
     }
 
-    pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut Versions<E>) -> R) -> Option<R> {
-        crate::sync::lock(&self.map).get_mut(key).map(f)
+    pub(crate) fn with_slot<R>(&self, id: KeyId, f: impl FnOnce(&Slot<K, E>) -> R) -> R {
+        let slot = std::sync::Arc::clone(
+            crate::sync::lock(&self.inner)
+                .1
+                .get(id.position())
+                .expect("invariant: key ids come from this index"),
+        );
+        f(&slot)
     }
 
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&K, &Versions<E>)) {
-        for (key, versions) in crate::sync::lock(&self.map).iter() {
-            f(key, versions);
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<K, E>)) {
+        let slots = crate::sync::lock(&self.inner).1.clone();
+        for slot in &slots {
+            f(slot);
         }
     }
 }

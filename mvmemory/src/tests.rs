@@ -4,8 +4,11 @@ fn mem(n: usize) -> MVMemory<u32, u64> {
     MVMemory::new(n)
 }
 
-fn read_desc(memory: &MVMemory<u32, u64>, key: u32, txn: TxnIndex) -> ReadDescriptor<u32> {
-    ReadDescriptor::from_result(key, &memory.read(&key, txn)).expect("not a dependency")
+fn read_desc(memory: &MVMemory<u32, u64>, key: u32, txn: TxnIndex) -> ReadDescriptor {
+    let mut reads = Vec::new();
+    memory.read_recorded(&key, txn, &mut reads);
+    assert_eq!(reads.len(), 1, "not a dependency");
+    reads[0]
 }
 
 #[test]
@@ -129,10 +132,8 @@ fn snapshot_gives_highest_writer_and_rejects_leftover_estimates() {
 fn record_hands_back_the_read_buffer_empty_and_keeps_the_reads() {
     let m = mem(2);
     let mut reads = Vec::with_capacity(8);
-    reads.push(ReadDescriptor {
-        key: 1,
-        origin: ReadOrigin::Storage,
-    });
+    m.read_recorded(&1, 1, &mut reads);
+    assert_eq!(reads[0].origin, ReadOrigin::Storage);
     let outcome = m.record(Version::new(1, 0), reads, []);
     assert!(outcome.spare_read_buffer.is_empty());
     assert!(
@@ -149,4 +150,50 @@ fn record_hands_back_the_read_buffer_empty_and_keeps_the_reads() {
 #[should_panic(expected = "invariant")]
 fn out_of_block_index_is_an_invariant_failure() {
     mem(1).convert_writes_to_estimates(5);
+}
+
+#[test]
+fn recorded_reads_skip_dependencies_and_keep_origins() {
+    let m = mem(3);
+    m.record(Version::new(0, 0), vec![], [(1, 5)]);
+    let mut reads = Vec::new();
+    assert_eq!(
+        m.read_recorded(&1, 2, &mut reads),
+        ReadResult::Value {
+            version: Version::new(0, 0),
+            value: 5
+        }
+    );
+    assert_eq!(m.read_recorded(&2, 2, &mut reads), ReadResult::NotFound);
+    assert_eq!(
+        reads.iter().map(|read| read.origin).collect::<Vec<_>>(),
+        vec![
+            ReadOrigin::MultiVersion(Version::new(0, 0)),
+            ReadOrigin::Storage
+        ]
+    );
+    m.convert_writes_to_estimates(0);
+    assert_eq!(
+        m.read_recorded(&1, 2, &mut reads),
+        ReadResult::Dependency { blocking_txn: 0 }
+    );
+    assert_eq!(reads.len(), 2, "a dependency is not a read");
+}
+
+#[test]
+fn writes_of_keys_read_earlier_and_of_new_keys_land_on_the_right_key() {
+    let m = mem(3);
+    // Transaction 1 reads keys 1..=10 (more than the write scan looks at), then writes
+    // key 10 (found by interning, past the scan), key 2 (found among its reads) and key
+    // 11 (never read).
+    let mut reads = Vec::new();
+    for key in 1..=10 {
+        m.read_recorded(&key, 1, &mut reads);
+    }
+    m.record(Version::new(1, 0), reads, [(10, 100), (2, 20), (11, 110)]);
+    let mut snap = m.snapshot().expect("no estimates");
+    snap.sort();
+    assert_eq!(snap, vec![(2, 20), (10, 100), (11, 110)]);
+    assert_eq!(m.read(&3, 2), ReadResult::NotFound, "read-only keys stay empty");
+    assert!(m.validate_read_set(1));
 }

@@ -72,6 +72,7 @@ fn a_panicking_worker_falls_back_to_sequential() {
     let engine = BlockStmExecutor::new(BlockStmConfig {
         threads: 4,
         min_parallel_txns: 0,
+        contention_cutoff: None,
     });
     let execution = engine
         .execute(&block, &hostile)
@@ -97,6 +98,7 @@ fn a_failing_storage_read_is_the_blocks_typed_error() {
     let engine = BlockStmExecutor::new(BlockStmConfig {
         threads: 4,
         min_parallel_txns: 0,
+        contention_cutoff: None,
     });
     match engine.execute(&block, &hostile) {
         Err(BlockError::Storage(StorageError::Injected(_))) => {}

@@ -16,7 +16,12 @@ proptest! {
         let (store, block) = build_case(&shape);
         let snapshot = store.snapshot().expect("memory snapshot");
         let expected = execute_sequential(&block, &snapshot);
-        let engine = BlockStmExecutor::new(BlockStmConfig { threads: shape.threads, min_parallel_txns: 0 });
+        // The contention guard off: contended blocks must go through the parallel path too.
+        let engine = BlockStmExecutor::new(BlockStmConfig {
+            threads: shape.threads,
+            min_parallel_txns: 0,
+            contention_cutoff: None,
+        });
         for _ in 0..2 {
             let got = engine.execute(&block, &snapshot).map(|execution| {
                 assert_eq!(execution.stats.fallbacks, 0, "no fallback on a healthy run");
@@ -24,6 +29,34 @@ proptest! {
             });
             prop_assert_eq!(&got, &expected);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// With the contention guard at any cutoff, whichever path the engine picks, the
+    /// result is the oracle's, and a block the guard sends to the sequential path says so.
+    #[test]
+    fn the_contention_guard_never_changes_the_result(
+        shape in shape_strategy(),
+        cutoff in 0u8..=100,
+    ) {
+        let (store, block) = build_case(&shape);
+        let snapshot = store.snapshot().expect("memory snapshot");
+        let expected = execute_sequential(&block, &snapshot);
+        let engine = BlockStmExecutor::new(BlockStmConfig {
+            threads: shape.threads.max(2),
+            min_parallel_txns: 0,
+            contention_cutoff: Some(cutoff),
+        });
+        let got = engine.execute(&block, &snapshot);
+        if cutoff == 0 {
+            if let Ok(execution) = &got {
+                prop_assert_eq!(execution.stats.sequential_blocks, 1, "cutoff 0 always runs sequentially");
+            }
+        }
+        prop_assert_eq!(got.map(|execution| execution.output), expected);
     }
 }
 

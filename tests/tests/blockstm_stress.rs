@@ -16,6 +16,7 @@ fn stress(kind: WorkloadKind, accounts: usize, block_size: usize, runs: usize) {
     let engine = BlockStmExecutor::new(BlockStmConfig {
         threads: 8,
         min_parallel_txns: 0,
+        contention_cutoff: None,
     });
     for topoheight in 1..=2 {
         let block = workload.next_block(topoheight);

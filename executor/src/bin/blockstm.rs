@@ -35,6 +35,42 @@ mod compare;
 #[path = "blockstm/plot.rs"]
 mod plot;
 
+/// `--contention-cutoff`: Block-STM's [`BlockStmConfig::contention_cutoff`], a percentage
+/// from 0 to 100, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentionCutoff(pub Option<u8>);
+
+impl Default for ContentionCutoff {
+    fn default() -> Self {
+        Self(BlockStmConfig::default().contention_cutoff)
+    }
+}
+
+impl std::str::FromStr for ContentionCutoff {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "off" {
+            return Ok(Self(None));
+        }
+        match text.parse::<u8>() {
+            Ok(percent) if percent <= 100 => Ok(Self(Some(percent))),
+            _ => Err(format!(
+                "`{text}` is neither a percentage from 0 to 100 nor `off`"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ContentionCutoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(percent) => write!(f, "{percent}"),
+            None => f.write_str("off"),
+        }
+    }
+}
+
 /// How many accounts the continuation check compares against the store.
 const NONCE_CHECK_ACCOUNTS: usize = 16;
 
@@ -98,6 +134,10 @@ struct RunArgs {
     /// Blocks with fewer transactions run sequentially even on a parallel engine.
     #[arg(long, default_value_t = BlockStmConfig::default().min_parallel_txns)]
     min_parallel_txns: usize,
+    /// Block-STM runs a block sequentially when at least this percentage of its first
+    /// transactions conflict with their neighbours; `off` always runs it in parallel.
+    #[arg(long, value_name = "PERCENT|off", default_value_t = ContentionCutoff::default())]
+    contention_cutoff: ContentionCutoff,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -123,6 +163,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         ExecutorKind::BlockStm => Box::new(BlockStmExecutor::new(BlockStmConfig {
             threads,
             min_parallel_txns: args.min_parallel_txns,
+            contention_cutoff: args.contention_cutoff.0,
         })),
     };
     let config = WorkloadConfig {

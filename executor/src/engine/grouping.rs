@@ -53,7 +53,7 @@ use storage_adapter::{Hash, PublicKey, StateKey, StateValue, StateView, StorageE
 use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
 use crate::block::{finish_block_on, validate_block, Prologue, Totals};
-use crate::model::{Block, Payload, Transaction};
+use crate::model::{Block, Transaction};
 use crate::outcome::{BlockError, BlockOutput, TxOutcome, TxResult, WriteSet};
 use crate::vm::{execute_transaction, VmView};
 
@@ -206,12 +206,7 @@ pub fn batches(transactions: &[Transaction]) -> Vec<Range<usize>> {
                 conflict |= previous >= start && previous != index;
             }
         };
-        touch(tx.source());
-        if let Payload::Transfers(transfers) = tx.payload() {
-            for transfer in transfers {
-                touch(&transfer.destination);
-            }
-        }
+        tx.accounts().for_each(&mut touch);
         if conflict {
             ranges.push(start..index);
             start = index;
@@ -767,7 +762,7 @@ mod tests {
     use storage_adapter::{Asset, BlockStore, MemoryStore};
 
     use super::*;
-    use crate::model::Transfer;
+    use crate::model::{Payload, Transfer};
 
     fn account(index: u64) -> PublicKey {
         PublicKey::from_index(index)

@@ -47,8 +47,11 @@ pub struct ExecutionStats {
     pub aborts: u64,
     /// Times a transaction waited on an unfinished dependency.
     pub dependency_waits: u64,
-    /// Times the engine fell back to sequential execution.
+    /// Times the engine fell back to sequential execution after its parallel path failed.
     pub fallbacks: u64,
+    /// Blocks a parallel engine ran on its sequential path by choice (one thread, a small
+    /// block, or, for Block-STM, a block too contended to gain from speculation).
+    pub sequential_blocks: u64,
 }
 
 impl ExecutionStats {
@@ -60,5 +63,6 @@ impl ExecutionStats {
         self.aborts += other.aborts;
         self.dependency_waits += other.dependency_waits;
         self.fallbacks += other.fallbacks;
+        self.sequential_blocks += other.sequential_blocks;
     }
 }

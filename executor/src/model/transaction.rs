@@ -184,6 +184,18 @@ impl Transaction {
         &self.payload
     }
 
+    /// The accounts the transaction names: its source, then its transfer destinations in
+    /// order (repeats included). Its state accesses stay within these accounts' nonces,
+    /// balances and multisig configurations, which is what batch grouping and Block-STM's
+    /// contention estimate rely on.
+    pub fn accounts(&self) -> impl Iterator<Item = &PublicKey> {
+        let destinations = match &self.payload {
+            Payload::Transfers(transfers) => transfers.as_slice(),
+            Payload::Burn { .. } | Payload::Multisig { .. } => &[],
+        };
+        std::iter::once(&self.source).chain(destinations.iter().map(|t| &t.destination))
+    }
+
     /// The transaction's identity: blake3 over [`Transaction::encode`].
     pub fn hash(&self) -> &Hash {
         &self.hash

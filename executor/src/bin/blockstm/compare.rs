@@ -16,6 +16,7 @@ use serde::Serialize;
 use storage_adapter::{BlockStore, Hash, RocksStore, StateView};
 
 use crate::plot;
+use crate::ContentionCutoff;
 
 /// The account counts `--plot` sweeps when `--accounts` is not given (the paper's set).
 pub const PLOT_ACCOUNTS: [usize; 5] = [2, 10, 100, 1000, 10_000];
@@ -83,6 +84,10 @@ pub struct CompareArgs {
     /// Write a PNG chart of the speedup over sequential against the number of accounts.
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// Block-STM runs a block sequentially when at least this percentage of its first
+    /// transactions conflict with their neighbours; `off` always runs it in parallel.
+    #[arg(long, value_name = "PERCENT|off", default_value_t = ContentionCutoff::default())]
+    contention_cutoff: ContentionCutoff,
 }
 
 /// The engines compared.
@@ -150,6 +155,9 @@ pub struct Stats {
     pub aborts: u64,
     pub dependency_waits: u64,
     pub fallbacks: u64,
+    /// Blocks a parallel engine ran on its sequential path by choice (Block-STM's
+    /// contention cutoff, or one thread).
+    pub sequential_blocks: u64,
     /// Grouping only.
     pub batches: Option<u64>,
 }
@@ -162,6 +170,7 @@ impl Stats {
         self.aborts += stats.aborts;
         self.dependency_waits += stats.dependency_waits;
         self.fallbacks += stats.fallbacks;
+        self.sequential_blocks += stats.sequential_blocks;
         if let Some(batches) = batches {
             *self.batches.get_or_insert(0) += batches;
         }
@@ -176,7 +185,7 @@ enum Engine {
 }
 
 impl Engine {
-    fn new(kind: EngineKind, threads: usize) -> Self {
+    fn new(kind: EngineKind, threads: usize, contention_cutoff: ContentionCutoff) -> Self {
         match kind {
             EngineKind::Sequential => Engine::Sequential(SequentialExecutor::new()),
             EngineKind::Grouping => {
@@ -184,6 +193,7 @@ impl Engine {
             }
             EngineKind::BlockStm => Engine::BlockStm(BlockStmExecutor::new(BlockStmConfig {
                 threads,
+                contention_cutoff: contention_cutoff.0,
                 ..BlockStmConfig::default()
             })),
         }
@@ -302,6 +312,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         let dir = base.join(format!("{count}-accounts")).join("warm-up");
         run_engine(
             EngineKind::Sequential,
+            Engine::new(EngineKind::Sequential, 1, args.contention_cutoff),
             1,
             &dir,
             &genesis,
@@ -329,7 +340,15 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
                 let dir = base
                     .join(format!("{count}-accounts"))
                     .join(format!("{}-{threads}-{round}", kind.name()));
-                let run = run_engine(kind, threads, &dir, &genesis, &blocks, args.warmup)?;
+                let run = run_engine(
+                    kind,
+                    Engine::new(kind, threads, args.contention_cutoff),
+                    threads,
+                    &dir,
+                    &genesis,
+                    &blocks,
+                    args.warmup,
+                )?;
                 if remove_after {
                     // Keeps the scratch space to one store at a time.
                     std::fs::remove_dir_all(&dir)
@@ -403,8 +422,10 @@ fn thread_counts(given: Option<&[usize]>) -> anyhow::Result<Vec<usize>> {
 
 /// Applies `blocks` to a fresh store at `dir` holding `genesis`, timing the blocks after
 /// the first `warmup`.
+#[allow(clippy::too_many_arguments)]
 fn run_engine(
     kind: EngineKind,
+    engine: Engine,
     threads: usize,
     dir: &Path,
     genesis: &storage_adapter::BlockCommit,
@@ -418,7 +439,6 @@ fn run_engine(
         );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let engine = Engine::new(kind, threads);
     let name = format!("{} at {threads} thread(s)", kind.name());
     let store =
         RocksStore::open(dir).with_context(|| format!("opening the store at {}", dir.display()))?;
@@ -604,6 +624,17 @@ fn print_table(
             validations,
             batches
         )?;
+    }
+    for m in measurements {
+        if m.engine == EngineKind::BlockStm.name() && m.threads > 1 && m.stats.sequential_blocks > 0
+        {
+            writeln!(
+                out,
+                "block-stm at {} threads ran {} of {} timed blocks on its sequential path \
+                 (contention cutoff {}%; --contention-cutoff off always runs in parallel)",
+                m.threads, m.stats.sequential_blocks, args.blocks, args.contention_cutoff
+            )?;
+        }
     }
     let fallbacks: u64 = measurements.iter().map(|m| m.stats.fallbacks).sum();
     if fallbacks > 0 {

@@ -16,6 +16,8 @@
 
 pub use blockstm_driver as driver;
 
+mod contention;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use storage_adapter::{Hash, StateKey, StateValue, StateView, StorageError};
@@ -47,6 +49,19 @@ pub struct BlockStmConfig {
     /// Blocks with fewer transactions run the sequential path: below some size, starting
     /// threads costs more than it saves.
     pub min_parallel_txns: usize,
+    /// Blocks too contended to gain from speculation run the sequential path: when at
+    /// least this percentage of the first 256 transactions touch an account that one of
+    /// the `2 × threads` transactions just before them touches (two accounts paying each
+    /// other, one sender's nonce chain). `None` always runs the parallel path. The output
+    /// is the same either way; only the time differs.
+    pub contention_cutoff: Option<u8>,
+}
+
+impl BlockStmConfig {
+    /// The default [`BlockStmConfig::contention_cutoff`]: measured on 2 cores (see
+    /// `papers/results.md`), Block-STM loses to sequential execution well before half of
+    /// the transactions conflict with their neighbours.
+    pub const DEFAULT_CONTENTION_CUTOFF: u8 = 50;
 }
 
 impl Default for BlockStmConfig {
@@ -54,8 +69,17 @@ impl Default for BlockStmConfig {
         Self {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             min_parallel_txns: 16,
+            contention_cutoff: Some(Self::DEFAULT_CONTENTION_CUTOFF),
         }
     }
+}
+
+/// Why a block took the sequential path without trying the parallel one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SequentialReason {
+    OneThread,
+    SmallBlock,
+    Contended { conflict_percent: u8 },
 }
 
 /// The Block-STM [`BlockExecutor`].
@@ -75,6 +99,20 @@ impl BlockStmExecutor {
         &self.config
     }
 
+    /// Why `block` should skip the parallel path, if it should.
+    fn sequential_reason(&self, block: &Block) -> Option<SequentialReason> {
+        let transactions = block.transactions();
+        if self.config.threads <= 1 {
+            return Some(SequentialReason::OneThread);
+        }
+        if transactions.len() < self.config.min_parallel_txns.max(2) {
+            return Some(SequentialReason::SmallBlock);
+        }
+        let cutoff = self.config.contention_cutoff?;
+        let conflict_percent = contention::conflict_percent(transactions, self.config.threads);
+        (conflict_percent >= cutoff).then_some(SequentialReason::Contended { conflict_percent })
+    }
+
     /// Executes `block` on `view`; see [`BlockExecutor::execute_block`].
     pub fn execute<S: StateView + ?Sized>(
         &self,
@@ -84,11 +122,13 @@ impl BlockStmExecutor {
         let transactions = block.transactions().len();
         let span = tracing::debug_span!("block_stm", topoheight = block.topoheight(), transactions);
         let _entered = span.enter();
-        if self.config.threads <= 1 || transactions < self.config.min_parallel_txns.max(2) {
+        if let Some(reason) = self.sequential_reason(block) {
+            tracing::debug!(?reason, "running the block on the sequential path");
             let output = execute_sequential(block, view)?;
             let stats = ExecutionStats {
                 transactions: transactions as u64,
                 executions: transactions as u64,
+                sequential_blocks: 1,
                 ..ExecutionStats::default()
             };
             return Ok(Execution { output, stats });
@@ -101,7 +141,7 @@ impl BlockStmExecutor {
                     validations: driver.validations,
                     aborts: driver.aborts,
                     dependency_waits: driver.dependency_waits,
-                    fallbacks: 0,
+                    ..ExecutionStats::default()
                 };
                 tracing::debug!(
                     executions = stats.executions,
