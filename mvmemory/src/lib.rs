@@ -256,8 +256,8 @@ where
     }
 
     fn read_id(&self, id: KeyId, txn_idx: TxnIndex) -> ReadResult<V> {
-        self.index.with_slot(id, |slot| {
-            match lock(&slot.versions).below(txn_idx) {
+        self.index
+            .with_slot(id, |slot| match lock(&slot.versions).below(txn_idx) {
                 Some((writer, Entry::Value { incarnation, value })) => ReadResult::Value {
                     version: Version::new(writer, *incarnation),
                     value: value.clone(),
@@ -266,21 +266,19 @@ where
                     blocking_txn: writer,
                 },
                 None => ReadResult::NotFound,
-            }
-        })
+            })
     }
 
     /// Where a read by `txn_idx` at `id` would come from now, without cloning the value.
     fn origin_now(&self, id: KeyId, txn_idx: TxnIndex) -> Option<ReadOrigin> {
-        self.index.with_slot(id, |slot| {
-            match lock(&slot.versions).below(txn_idx) {
+        self.index
+            .with_slot(id, |slot| match lock(&slot.versions).below(txn_idx) {
                 Some((writer, Entry::Value { incarnation, .. })) => {
                     Some(ReadOrigin::MultiVersion(Version::new(writer, *incarnation)))
                 }
                 Some((_, Entry::Estimate)) => None,
                 None => Some(ReadOrigin::Storage),
-            }
-        })
+            })
     }
 
     /// The id of a key the transaction is writing: found among the first reads of its

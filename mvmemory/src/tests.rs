@@ -194,6 +194,10 @@ fn writes_of_keys_read_earlier_and_of_new_keys_land_on_the_right_key() {
     let mut snap = m.snapshot().expect("no estimates");
     snap.sort();
     assert_eq!(snap, vec![(2, 20), (10, 100), (11, 110)]);
-    assert_eq!(m.read(&3, 2), ReadResult::NotFound, "read-only keys stay empty");
+    assert_eq!(
+        m.read(&3, 2),
+        ReadResult::NotFound,
+        "read-only keys stay empty"
+    );
     assert!(m.validate_read_set(1));
 }

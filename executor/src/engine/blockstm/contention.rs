@@ -85,7 +85,13 @@ mod tests {
         // Account 255 is touched every 6th transaction: outside a window of 4 (2 threads),
         // inside a window of 8 (4 threads). No other account is named twice.
         let block: Vec<_> = (0..120)
-            .map(|i| if i % 6 == 0 { pay(255, i) } else { pay(i, i + 128) })
+            .map(|i| {
+                if i % 6 == 0 {
+                    pay(255, i)
+                } else {
+                    pay(i, i + 128)
+                }
+            })
             .collect();
         assert_eq!(conflict_percent(&block, 2), 0);
         assert!(conflict_percent(&block, 4) > 10);
