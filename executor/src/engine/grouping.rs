@@ -140,7 +140,7 @@ impl GroupingExecutor {
         block: &Block,
         view: &S,
     ) -> Result<(Execution, GroupingStats), BlockError> {
-        let transactions = block.transactions().len() as u64;
+        let transactions = block.transactions().len();
         let span = tracing::debug_span!("grouping", topoheight = block.topoheight(), transactions);
         let _entered = span.enter();
         let threads = self.config.threads.max(1);
@@ -151,11 +151,7 @@ impl GroupingExecutor {
                     parallel_batches = grouping.parallel_batches,
                     "block executed"
                 );
-                let stats = ExecutionStats {
-                    transactions,
-                    executions: transactions,
-                    ..ExecutionStats::default()
-                };
+                let stats = ExecutionStats::sequential(transactions);
                 Ok((Execution { output, stats }, grouping))
             }
             Err(GroupingError::Block(error)) => Err(error),
@@ -164,10 +160,8 @@ impl GroupingExecutor {
                 tracing::warn!(%reason, "batch grouping failed; executing the block sequentially instead");
                 let output = execute_sequential(block, view)?;
                 let stats = ExecutionStats {
-                    transactions,
-                    executions: transactions,
                     fallbacks: 1,
-                    ..ExecutionStats::default()
+                    ..ExecutionStats::sequential(transactions)
                 };
                 Ok((Execution { output, stats }, GroupingStats::default()))
             }

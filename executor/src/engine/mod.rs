@@ -35,7 +35,7 @@ pub struct Execution {
 /// What an engine did to produce a block's output.
 ///
 /// For the sequential engine `executions == transactions` and the rest are 0.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ExecutionStats {
     /// Transactions in the block.
     pub transactions: u64,
@@ -55,6 +55,15 @@ pub struct ExecutionStats {
 }
 
 impl ExecutionStats {
+    /// The counters of a block of `transactions` run once each on the sequential path.
+    pub fn sequential(transactions: usize) -> Self {
+        Self {
+            transactions: transactions as u64,
+            executions: transactions as u64,
+            ..Self::default()
+        }
+    }
+
     /// Adds another block's counters (for totals over a run).
     pub fn accumulate(&mut self, other: &ExecutionStats) {
         self.transactions += other.transactions;

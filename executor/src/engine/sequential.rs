@@ -30,12 +30,7 @@ impl BlockExecutor for SequentialExecutor {
 
     fn execute_block(&self, block: &Block, view: &dyn StateView) -> Result<Execution, BlockError> {
         let output = execute_sequential(block, view)?;
-        let transactions = block.transactions().len() as u64;
-        let stats = ExecutionStats {
-            transactions,
-            executions: transactions,
-            ..ExecutionStats::default()
-        };
+        let stats = ExecutionStats::sequential(block.transactions().len());
         Ok(Execution { output, stats })
     }
 }

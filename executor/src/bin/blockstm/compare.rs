@@ -149,28 +149,16 @@ pub struct Measurement {
 /// [`ExecutionStats`] plus grouping's batches, over the timed blocks.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Stats {
-    pub transactions: u64,
-    pub executions: u64,
-    pub validations: u64,
-    pub aborts: u64,
-    pub dependency_waits: u64,
-    pub fallbacks: u64,
-    /// Blocks a parallel engine ran on its sequential path by choice (Block-STM's
-    /// contention cutoff, or one thread).
-    pub sequential_blocks: u64,
+    /// The engine's own counters, summed (flattened into the JSON object).
+    #[serde(flatten)]
+    pub engine: ExecutionStats,
     /// Grouping only.
     pub batches: Option<u64>,
 }
 
 impl Stats {
     fn add(&mut self, stats: &ExecutionStats, batches: Option<u64>) {
-        self.transactions += stats.transactions;
-        self.executions += stats.executions;
-        self.validations += stats.validations;
-        self.aborts += stats.aborts;
-        self.dependency_waits += stats.dependency_waits;
-        self.fallbacks += stats.fallbacks;
-        self.sequential_blocks += stats.sequential_blocks;
+        self.engine.accumulate(stats);
         if let Some(batches) = batches {
             *self.batches.get_or_insert(0) += batches;
         }
@@ -522,8 +510,8 @@ fn measure(args: &CompareArgs, accounts: usize, runs: &[RunResult]) -> Vec<Measu
         .map(|run| {
             let rate = run.tx_per_s();
             let per_tx = |count: u64| {
-                if run.stats.transactions > 0 {
-                    count as f64 / run.stats.transactions as f64
+                if run.stats.engine.transactions > 0 {
+                    count as f64 / run.stats.engine.transactions as f64
                 } else {
                     0.0
                 }
@@ -546,8 +534,8 @@ fn measure(args: &CompareArgs, accounts: usize, runs: &[RunResult]) -> Vec<Measu
                 speedup_vs_sequential: ratio(rate, sequential),
                 speedup_vs_grouping: grouping_at(run.threads).map(|grouping| ratio(rate, grouping)),
                 root: run.roots.last().map(Hash::to_string).unwrap_or_default(),
-                executions_per_tx: per_tx(run.stats.executions),
-                validations_per_tx: per_tx(run.stats.validations),
+                executions_per_tx: per_tx(run.stats.engine.executions),
+                validations_per_tx: per_tx(run.stats.engine.validations),
                 batches_per_block: run
                     .stats
                     .batches
@@ -626,17 +614,19 @@ fn print_table(
         )?;
     }
     for m in measurements {
-        if m.engine == EngineKind::BlockStm.name() && m.threads > 1 && m.stats.sequential_blocks > 0
+        if m.engine == EngineKind::BlockStm.name()
+            && m.threads > 1
+            && m.stats.engine.sequential_blocks > 0
         {
             writeln!(
                 out,
                 "block-stm at {} threads ran {} of {} timed blocks on its sequential path \
                  (contention cutoff {}%; --contention-cutoff off always runs in parallel)",
-                m.threads, m.stats.sequential_blocks, args.blocks, args.contention_cutoff
+                m.threads, m.stats.engine.sequential_blocks, args.blocks, args.contention_cutoff
             )?;
         }
     }
-    let fallbacks: u64 = measurements.iter().map(|m| m.stats.fallbacks).sum();
+    let fallbacks: u64 = measurements.iter().map(|m| m.stats.engine.fallbacks).sum();
     if fallbacks > 0 {
         writeln!(out, "fallbacks to sequential: {fallbacks}")?;
     }

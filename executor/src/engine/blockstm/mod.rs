@@ -126,10 +126,8 @@ impl BlockStmExecutor {
             tracing::debug!(?reason, "running the block on the sequential path");
             let output = execute_sequential(block, view)?;
             let stats = ExecutionStats {
-                transactions: transactions as u64,
-                executions: transactions as u64,
                 sequential_blocks: 1,
-                ..ExecutionStats::default()
+                ..ExecutionStats::sequential(transactions)
             };
             return Ok(Execution { output, stats });
         }
@@ -159,10 +157,8 @@ impl BlockStmExecutor {
                 tracing::warn!(%reason, "Block-STM failed; executing the block sequentially instead");
                 let output = execute_sequential(block, view)?;
                 let stats = ExecutionStats {
-                    transactions: transactions as u64,
-                    executions: transactions as u64,
                     fallbacks: 1,
-                    ..ExecutionStats::default()
+                    ..ExecutionStats::sequential(transactions)
                 };
                 Ok(Execution { output, stats })
             }
