@@ -3,10 +3,13 @@
 # bindings (bindgen) need. Idempotent; does nothing when libclang is already there.
 set -euo pipefail
 
+# libclang itself (libclang.so, libclang-14.so.1, ...), not libclang-cpp, which some base
+# images carry without it and which bindgen cannot use.
 have_libclang() {
-    ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so' && return 0
-    compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null && return 0
-    compgen -G '/usr/lib/x86_64-linux-gnu/libclang*.so*' >/dev/null && return 0
+    ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]\+\)\?\.so' && return 0
+    compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null && return 0
+    compgen -G '/usr/lib/llvm-*/lib/libclang-[0-9]*.so*' >/dev/null && return 0
+    compgen -G '/usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so*' >/dev/null && return 0
     return 1
 }
 

@@ -7,6 +7,10 @@
 //! - [`engine`]: the [`engine::BlockExecutor`] trait and its engines: the sequential
 //!   oracle that defines correct results, batch grouping (the daemon's pessimistic
 //!   baseline) and Block-STM.
+//! - [`slot`]: the daemon's executor slot: configuration, the parallel threshold, shadow
+//!   mode, the circuit breaker, and an async facade for tokio.
+//! - [`node`]: the daemon's block path in small: blocks applied in order to a store
+//!   through the slot, with statistics and Prometheus metrics.
 //! - [`workload`]: the seeded block generator of the binary, benches and tests.
 //!
 //! The library never prints; it reports through return values and `tracing`.
@@ -14,7 +18,9 @@
 pub mod block;
 pub mod engine;
 pub mod model;
+pub mod node;
 pub mod outcome;
+pub mod slot;
 pub mod vm;
 pub mod workload;
 

@@ -11,6 +11,7 @@
 
 mod commit;
 mod memory;
+#[cfg(feature = "rocksdb")]
 mod rocks;
 mod state;
 mod store;
@@ -19,6 +20,7 @@ mod view;
 
 pub use commit::{state_root, BlockCommit};
 pub use memory::{MemorySnapshot, MemoryStore};
+#[cfg(feature = "rocksdb")]
 pub use rocks::{RocksOptions, RocksSnapshot, RocksStore};
 pub use state::{ColumnKey, MultisigConfig, StateKey, StateValue, MAX_MULTISIG_PARTICIPANTS};
 pub use store::BlockStore;

@@ -26,11 +26,16 @@ pub enum StorageError {
     /// was written.
     #[error("commit rejected: {0}")]
     InvalidCommit(String),
+    /// The caller gave up on the block (a dropped async execution): reads are refused so
+    /// that the engine stops early. Never committed, never a verdict on the block.
+    #[error("execution cancelled by the caller")]
+    Cancelled,
     /// A fault injected by a test double.
     #[error("injected fault: {0}")]
     Injected(String),
 }
 
+#[cfg(feature = "rocksdb")]
 impl From<rocksdb::Error> for StorageError {
     fn from(error: rocksdb::Error) -> Self {
         StorageError::Backend(error.into_string())

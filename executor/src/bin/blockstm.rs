@@ -16,17 +16,22 @@
 //! continuation with different workload parameters.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand, ValueEnum};
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
-use executor::engine::{BlockExecutor, ExecutionStats};
+use clap::{Parser, Subcommand};
+use executor::genesis_commit;
+use executor::node::{metrics, Node, NodeStats};
+use executor::slot::{
+    CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, ExecutorConfig, ExecutorKind,
+    Network,
+};
 use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
-use executor::{genesis_commit, SequentialExecutor};
 use indicatif::{ProgressBar, ProgressStyle};
-use storage_adapter::{BlockStore, RocksStore, StateKey, StateValue, StateView};
+use storage_adapter::{BlockStore, ChainState, RocksStore, StateKey, StateValue, StateView};
 use tracing_subscriber::EnvFilter;
 
 // Beside this file rather than in `src/bin/`, where Cargo would take them for binaries.
@@ -34,42 +39,6 @@ use tracing_subscriber::EnvFilter;
 mod compare;
 #[path = "blockstm/plot.rs"]
 mod plot;
-
-/// `--contention-cutoff`: Block-STM's [`BlockStmConfig::contention_cutoff`], a percentage
-/// from 0 to 100, or `off`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ContentionCutoff(pub Option<u8>);
-
-impl Default for ContentionCutoff {
-    fn default() -> Self {
-        Self(BlockStmConfig::default().contention_cutoff)
-    }
-}
-
-impl std::str::FromStr for ContentionCutoff {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        if text == "off" {
-            return Ok(Self(None));
-        }
-        match text.parse::<u8>() {
-            Ok(percent) if percent <= 100 => Ok(Self(Some(percent))),
-            _ => Err(format!(
-                "`{text}` is neither a percentage from 0 to 100 nor `off`"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for ContentionCutoff {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(percent) => write!(f, "{percent}"),
-            None => f.write_str("off"),
-        }
-    }
-}
 
 /// How many accounts the continuation check compares against the store.
 const NONCE_CHECK_ACCOUNTS: usize = 16;
@@ -89,17 +58,6 @@ enum Command {
     /// Run the same blocks through sequential, batch grouping and Block-STM (at each
     /// thread count), check that their state roots agree, and compare throughput.
     Compare(compare::CompareArgs),
-}
-
-/// The engines the binary can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ExecutorKind {
-    /// The sequential oracle.
-    #[value(name = "sequential")]
-    Sequential,
-    /// Block-STM: optimistic parallel execution, same result as the oracle.
-    #[value(name = "block-stm")]
-    BlockStm,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,19 +83,62 @@ struct RunArgs {
     /// The RocksDB directory; created when missing, continued when it holds a chain.
     #[arg(long, default_value = "./blockstm-data")]
     data_dir: PathBuf,
-    /// The execution engine.
-    #[arg(long, value_enum, default_value_t = ExecutorKind::BlockStm)]
-    executor: ExecutorKind,
-    /// Worker threads for parallel engines [default: available parallelism].
+    /// The executor configuration file (TOML; see README). `TOS_EXECUTOR_*` environment
+    /// variables override it, and the flags below override both.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The network, which sets the default parallel threshold (20, 10, 4 transactions)
+    /// [config: network; default: mainnet].
+    #[arg(long, value_enum)]
+    network: Option<Network>,
+    /// The execution engine [config: kind; default: block-stm].
+    #[arg(long, value_enum)]
+    executor: Option<ExecutorKind>,
+    /// Worker threads for parallel engines [config: threads; default: available
+    /// parallelism].
     #[arg(long)]
     threads: Option<usize>,
-    /// Blocks with fewer transactions run sequentially even on a parallel engine.
-    #[arg(long, default_value_t = BlockStmConfig::default().min_parallel_txns)]
-    min_parallel_txns: usize,
+    /// Blocks with fewer transactions run sequentially [config: min_parallel_txns;
+    /// default: the network's].
+    #[arg(long)]
+    min_parallel_txns: Option<usize>,
     /// Block-STM runs a block sequentially when at least this percentage of its first
-    /// transactions conflict with their neighbours; `off` always runs it in parallel.
-    #[arg(long, value_name = "PERCENT|off", default_value_t = ContentionCutoff::default())]
-    contention_cutoff: ContentionCutoff,
+    /// transactions conflict with their neighbours; `off` always runs it in parallel
+    /// [config: contention_cutoff; default: 50].
+    #[arg(long, value_name = "PERCENT|off")]
+    contention_cutoff: Option<ContentionCutoff>,
+    /// Run Block-STM beside the sequential oracle on every block, compare, keep the
+    /// oracle's output [config: shadow].
+    #[arg(long)]
+    shadow: bool,
+    /// After a shadow mismatch or a fallback, run this many blocks sequentially before
+    /// trying the parallel engine again; 0 never stops it [config:
+    /// circuit_breaker.cooldown_blocks; default: 100].
+    #[arg(long)]
+    breaker_cooldown_blocks: Option<u64>,
+    /// Serve the node's statistics in the Prometheus text format at
+    /// `http://ADDR/metrics` while the run lasts; a bare port means 127.0.0.1:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = metrics::parse_addr)]
+    metrics_addr: Option<SocketAddr>,
+}
+
+impl RunArgs {
+    /// The flags that override the configuration file and environment.
+    fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
+            network: self.network,
+            kind: self.executor,
+            threads: self.threads,
+            min_parallel_txns: self.min_parallel_txns,
+            contention_cutoff: self.contention_cutoff,
+            shadow: self.shadow.then_some(true),
+            circuit_breaker: self.breaker_cooldown_blocks.map(|cooldown_blocks| {
+                CircuitBreakerOverrides {
+                    cooldown_blocks: Some(cooldown_blocks),
+                }
+            }),
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -153,76 +154,104 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let engine: Box<dyn BlockExecutor> = match args.executor {
-        // The sequential engine ignores the thread count.
-        ExecutorKind::Sequential => Box::new(SequentialExecutor::new()),
-        ExecutorKind::BlockStm => Box::new(BlockStmExecutor::new(BlockStmConfig {
-            threads,
-            min_parallel_txns: args.min_parallel_txns,
-            contention_cutoff: args.contention_cutoff.0,
-        })),
-    };
-    let config = WorkloadConfig {
+    let config = ExecutorConfig::load(args.config.as_deref(), &args.overrides())?;
+    let workload_config = WorkloadConfig {
         kind: args.workload,
         accounts: args.accounts,
         block_size: args.block_size,
         seed: args.seed,
         failure_rate: args.failure_rate,
     };
-    let mut workload = Workload::new(config).context("invalid workload")?;
+    let mut workload = Workload::new(workload_config).context("invalid workload")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("blockstm-runtime")
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
 
-    let store = RocksStore::open(&args.data_dir)
-        .with_context(|| format!("opening the store at {}", args.data_dir.display()))?;
-    if store.chain_state()?.topoheight.is_none() {
+    let node = Arc::new(
+        Node::open(&args.data_dir, &config)
+            .with_context(|| format!("opening the node at {}", args.data_dir.display()))?,
+    );
+    if node.chain_state().topoheight.is_none() {
         let genesis =
             genesis_commit(&workload.genesis_allocations()).context("building genesis")?;
-        store.commit(&genesis).context("committing genesis")?;
-        tracing::info!(root = %genesis.state_root(), "wrote genesis");
+        node.apply_genesis(&genesis).context("committing genesis")?;
     }
-    let first = store.chain_state()?.next_topoheight();
+    let first = node.chain_state().next_topoheight();
     if first > 1 {
-        replay(&mut workload, &store, first)?;
+        replay(&mut workload, node.store(), first)?;
     }
 
+    let metrics_server = match args.metrics_addr {
+        Some(addr) => Some(start_metrics_server(&runtime, addr, Arc::clone(&node))?),
+        None => None,
+    };
+
     let progress = progress_bar(args.blocks);
-    let (mut transactions, mut successful) = (0u64, 0u64);
-    let (mut executing, mut committing) = (Duration::ZERO, Duration::ZERO);
     let mut generating = Duration::ZERO;
-    let mut stats = ExecutionStats::default();
     for topoheight in (first..).take(usize::try_from(args.blocks).unwrap_or(usize::MAX)) {
         let started = Instant::now();
         let block = workload.next_block(topoheight);
         generating += started.elapsed();
-
-        let started = Instant::now();
-        let snapshot = store.snapshot()?;
-        let execution = engine
-            .execute_block(&block, &snapshot)
-            .with_context(|| format!("executing block {topoheight}"))?;
-        drop(snapshot);
-        executing += started.elapsed();
-
-        let started = Instant::now();
-        store
-            .commit(&execution.output.commit)
-            .with_context(|| format!("committing block {topoheight}"))?;
-        committing += started.elapsed();
-
-        transactions += block.transactions().len() as u64;
-        successful += execution.output.successful() as u64;
-        tracing::debug!(topoheight, stats = ?execution.stats, "block applied");
-        stats.accumulate(&execution.stats);
+        runtime
+            .block_on(node.apply_block(block))
+            .with_context(|| format!("applying block {topoheight}"))?;
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if let Some((shutdown, server)) = metrics_server {
+        let _ = shutdown.send(());
+        runtime
+            .block_on(server)
+            .context("the metrics server task")?
+            .context("the metrics server")?;
+    }
 
-    let chain = store.chain_state()?;
-    let elapsed = executing + committing;
-    let seconds = elapsed.as_secs_f64();
+    report(
+        args,
+        &config,
+        &node.stats(),
+        &node.chain_state(),
+        generating,
+    )
+}
+
+/// Binds `addr` and serves the node's metrics on the runtime until the returned sender
+/// fires.
+fn start_metrics_server(
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    node: Arc<Node>,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .with_context(|| format!("binding the metrics address {addr}"))?;
+    let local = listener.local_addr()?;
+    if !local.ip().is_loopback() {
+        tracing::warn!(%local, "serving metrics beyond loopback");
+    }
+    eprintln!("metrics: http://{local}/metrics");
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(metrics::serve(listener, node, async move {
+        let _ = stop.await;
+    }));
+    Ok((shutdown, server))
+}
+
+/// Prints the run's summary; the last line is the state root.
+fn report(
+    args: &RunArgs,
+    config: &ExecutorConfig,
+    stats: &NodeStats,
+    chain: &ChainState,
+    generating: Duration,
+) -> anyhow::Result<()> {
+    let seconds = stats.engine_seconds + stats.commit_seconds;
     let rate = |count: u64| {
         if seconds > 0.0 {
             count as f64 / seconds
@@ -231,7 +260,15 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         }
     };
     let mut out = std::io::stdout().lock();
-    writeln!(out, "executor: {} ({threads} threads)", engine.name())?;
+    writeln!(
+        out,
+        "executor: {} ({} threads, {} network: parallel from {} transactions{})",
+        config.kind,
+        config.threads(),
+        format!("{:?}", config.network).to_lowercase(),
+        config.min_parallel_txns(),
+        if config.shadow { ", shadow mode" } else { "" }
+    )?;
     writeln!(
         out,
         "workload: {}, {} accounts, {} tx/block, seed {}",
@@ -240,41 +277,90 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "blocks: {} (topoheight now {})",
-        args.blocks,
+        stats.blocks,
         chain.topoheight.unwrap_or(0)
     )?;
     writeln!(
         out,
-        "transactions: {transactions} (successful {successful}, failed {})",
-        transactions - successful
+        "transactions: {} (successful {}, failed {})",
+        stats.transactions,
+        stats.successful_transactions,
+        stats.transactions - stats.successful_transactions
     )?;
     writeln!(
         out,
         "elapsed: {seconds:.3} s (execute {:.3} s, commit {:.3} s; generation {:.3} s not counted)",
-        executing.as_secs_f64(),
-        committing.as_secs_f64(),
+        stats.engine_seconds,
+        stats.commit_seconds,
         generating.as_secs_f64()
     )?;
     writeln!(
         out,
         "throughput: {:.2} blocks/s, {:.0} tx/s",
-        rate(args.blocks),
-        rate(transactions)
+        rate(stats.blocks),
+        rate(stats.transactions)
     )?;
-    if stats.transactions > 0 && args.executor != ExecutorKind::Sequential {
-        let per_tx = |count: u64| count as f64 / stats.transactions as f64;
+    let slot = &stats.slot;
+    writeln!(
+        out,
+        "paths: {} on the engine, {} compared in shadow, {} below the threshold, {} while the breaker was open",
+        slot.engine_blocks, slot.shadow_compared, slot.below_threshold, slot.breaker_skipped
+    )?;
+    if config.shadow {
         writeln!(
             out,
-            "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} fallbacks",
-            per_tx(stats.executions),
-            per_tx(stats.validations),
-            stats.aborts,
-            stats.dependency_waits,
-            stats.fallbacks
+            "shadow: {} blocks compared, {} mismatches",
+            slot.shadow_compared, slot.shadow_mismatches
+        )?;
+    }
+    let parallel = &stats.parallel;
+    if parallel.transactions > 0 {
+        let per_tx = |count: u64| count as f64 / parallel.transactions as f64;
+        writeln!(
+            out,
+            "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} fallbacks, {} breaker trips",
+            per_tx(parallel.executions),
+            per_tx(parallel.validations),
+            parallel.aborts,
+            parallel.dependency_waits,
+            slot.fallbacks,
+            slot.breaker_trips
+        )?;
+    }
+    if let Some(memory) = Memory::read() {
+        writeln!(
+            out,
+            "memory: peak RSS {:.1} MiB, RSS now {:.1} MiB",
+            memory.peak_rss_kib as f64 / 1024.0,
+            memory.rss_kib as f64 / 1024.0
         )?;
     }
     writeln!(out, "state root: {}", chain.state_root)?;
     Ok(())
+}
+
+/// This process's resident memory, from `/proc/self/status` (Linux only).
+struct Memory {
+    /// `VmHWM`: the peak resident set size.
+    peak_rss_kib: u64,
+    /// `VmRSS`: the resident set size now.
+    rss_kib: u64,
+}
+
+impl Memory {
+    fn read() -> Option<Self> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        };
+        Some(Self {
+            peak_rss_kib: field("VmHWM:")?,
+            rss_kib: field("VmRSS:")?,
+        })
+    }
 }
 
 /// Regenerates (and discards) the blocks already in the store, so the generator's nonces

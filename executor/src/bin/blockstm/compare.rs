@@ -16,7 +16,7 @@ use serde::Serialize;
 use storage_adapter::{BlockStore, Hash, RocksStore, StateView};
 
 use crate::plot;
-use crate::ContentionCutoff;
+use executor::slot::ContentionCutoff;
 
 /// The account counts `--plot` sweeps when `--accounts` is not given (the paper's set).
 pub const PLOT_ACCOUNTS: [usize; 5] = [2, 10, 100, 1000, 10_000];
