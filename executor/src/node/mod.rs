@@ -26,9 +26,11 @@ use tracing::Instrument;
 
 use crate::engine::ExecutionStats;
 use crate::model::Block;
+#[cfg(feature = "rocksdb")]
+use crate::slot::ExecutorConfig;
 use crate::slot::{
-    AsyncExecuteError, AsyncExecutor, ConfigError, ExecutionPath, ExecutorConfig, ExecutorSlot,
-    ShadowReport, SlotStats,
+    AsyncExecuteError, AsyncExecutor, ConfigError, ExecutionPath, ExecutorSlot, ShadowReport,
+    SlotStats,
 };
 
 /// How far ahead of the tip a block may arrive and wait for its turn, by default.

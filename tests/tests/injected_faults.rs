@@ -1,0 +1,325 @@
+//! Injected faults during parallel execution: storage that fails reads at random (seeded)
+//! makes the block fail with a typed storage error, commits nothing, hangs and leaks no
+//! thread, and the next block runs normally; a transaction whose execution panics makes
+//! the engine fall back or report the panic, never hang.
+//!
+//! Both checks count the process's threads (`/proc/self/task`), so they run one after
+//! the other in the binary's only test: another test's thread, started by the harness
+//! in the middle of a count, would look like a leak.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::slot::{AsyncExecuteError, AsyncExecutor, ExecutorConfig, ExecutorSlot};
+use executor::{
+    execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, GroupingConfig,
+    GroupingExecutor, Workload, WorkloadConfig, WorkloadKind,
+};
+use storage_adapter::{
+    BlockCommit, BlockStore, ChainState, Hash, MemorySnapshot, MemoryStore, StateKey, StateValue,
+    StateView, StorageError,
+};
+
+/// How long any one block may take before the test calls it a hang.
+const HANG: Duration = Duration::from_secs(60);
+
+/// What a [`FaultyStore`]'s snapshots do to reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// Nothing: reads go through.
+    None,
+    /// Read number `n` fails when a hash of `(seed, n)` falls under `per_mille` out of
+    /// 1000. Which thread makes read `n` varies between runs; which reads fail, by count,
+    /// does not.
+    Random { seed: u64, per_mille: u64 },
+    /// Every read of this account's TOS balance panics.
+    PanicOn(u64),
+}
+
+/// A memory store whose snapshots misbehave as [`Fault`] says.
+struct FaultyStore {
+    inner: MemoryStore,
+    fault: Mutex<Fault>,
+    reads: Arc<AtomicU64>,
+    injected: Arc<AtomicBool>,
+}
+
+struct FaultySnapshot {
+    inner: MemorySnapshot,
+    fault: Fault,
+    reads: Arc<AtomicU64>,
+    injected: Arc<AtomicBool>,
+}
+
+impl FaultySnapshot {
+    fn check(&self, key: Option<&StateKey>) -> Result<(), StorageError> {
+        let n = self.reads.fetch_add(1, Ordering::SeqCst);
+        match self.fault {
+            Fault::None => Ok(()),
+            Fault::Random { seed, per_mille } => {
+                let draw = u64::from_le_bytes(
+                    blake3::hash(&[seed.to_le_bytes(), n.to_le_bytes()].concat()).as_bytes()[..8]
+                        .try_into()
+                        .expect("8 bytes"),
+                );
+                if draw % 1000 < per_mille {
+                    self.injected.store(true, Ordering::SeqCst);
+                    Err(StorageError::Injected(format!("read {n}")))
+                } else {
+                    Ok(())
+                }
+            }
+            Fault::PanicOn(index) => {
+                let poisoned = StateKey::Balance(
+                    storage_adapter::PublicKey::from_index(index),
+                    storage_adapter::Asset::TOS,
+                );
+                if key == Some(&poisoned) {
+                    self.injected.store(true, Ordering::SeqCst);
+                    panic!("injected panic reading {poisoned:?}");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl StateView for FaultySnapshot {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
+        self.check(Some(key))?;
+        self.inner.get(key)
+    }
+
+    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
+        self.check(None)?;
+        self.inner.is_executed(tx_hash)
+    }
+
+    fn chain_state(&self) -> Result<ChainState, StorageError> {
+        self.inner.chain_state()
+    }
+}
+
+impl BlockStore for FaultyStore {
+    type Snapshot<'a> = FaultySnapshot;
+
+    fn snapshot(&self) -> Result<FaultySnapshot, StorageError> {
+        Ok(FaultySnapshot {
+            inner: self.inner.snapshot()?,
+            fault: *self.fault.lock().unwrap_or_else(PoisonError::into_inner),
+            reads: Arc::clone(&self.reads),
+            injected: Arc::clone(&self.injected),
+        })
+    }
+
+    fn commit(&self, commit: &BlockCommit) -> Result<(), StorageError> {
+        self.inner.commit(commit)
+    }
+}
+
+impl FaultyStore {
+    fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+        self.injected.store(false, Ordering::SeqCst);
+    }
+}
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task is readable on Linux")
+        .count()
+}
+
+/// Waits (up to 10 s) for the process to be back to `baseline` threads.
+fn settle_threads(baseline: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let count = thread_count();
+        if count <= baseline || Instant::now() > deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A workload's genesis on a faulty store, and its next blocks.
+fn setup(kind: WorkloadKind, accounts: usize, block_size: usize) -> (FaultyStore, Workload) {
+    let workload =
+        Workload::new(WorkloadConfig::new(kind, accounts, block_size, 21)).expect("valid workload");
+    let store = FaultyStore {
+        inner: MemoryStore::new(),
+        fault: Mutex::new(Fault::None),
+        reads: Arc::new(AtomicU64::new(0)),
+        injected: Arc::new(AtomicBool::new(false)),
+    };
+    store
+        .inner
+        .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+        .expect("commit genesis");
+    (store, workload)
+}
+
+/// Runs `engine` on `block` over a snapshot of `store` on a thread of its own, failing the
+/// test if it takes longer than [`HANG`]. A panic in the engine is returned as `Err`.
+fn run_guarded(
+    engine: &Arc<dyn BlockExecutor>,
+    store: &Arc<FaultyStore>,
+    block: &Arc<Block>,
+) -> std::thread::Result<Result<executor::Execution, BlockError>> {
+    let (sender, receiver) = mpsc::channel();
+    let (engine, store, block) = (Arc::clone(engine), Arc::clone(store), Arc::clone(block));
+    let worker = std::thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let snapshot = store.snapshot()?;
+            engine.execute_block(&block, &snapshot)
+        }));
+        let _ = sender.send(result);
+    });
+    let result = receiver
+        .recv_timeout(HANG)
+        .expect("the engine hung on a faulty block");
+    worker
+        .join()
+        .expect("the guard thread itself does not panic");
+    result
+}
+
+fn engines() -> Vec<Arc<dyn BlockExecutor>> {
+    vec![
+        Arc::new(BlockStmExecutor::new(BlockStmConfig {
+            threads: 4,
+            min_parallel_txns: 2,
+            contention_cutoff: None,
+        })),
+        Arc::new(GroupingExecutor::new(GroupingConfig { threads: 4 })),
+    ]
+}
+
+#[test]
+fn injected_faults_never_hang_never_leak_and_never_commit() {
+    random_read_failures_fail_the_block_cleanly_and_the_next_block_runs();
+    a_panicking_transaction_falls_back_or_is_reported_never_hangs();
+}
+
+fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
+    let baseline = thread_count();
+    let (store, mut workload) = setup(WorkloadKind::P2p, 300, 400);
+    let store = Arc::new(store);
+    let mut failed_blocks = 0;
+    for topoheight in 1..=30u64 {
+        let block = Arc::new(workload.next_block(topoheight));
+        let tip = store.inner.chain_state().expect("chain state");
+        let expected = {
+            let snapshot = store.inner.snapshot().expect("snapshot");
+            execute_sequential(&block, &snapshot).expect("healthy oracle")
+        };
+        for engine in engines() {
+            // Seeded: 0.1% to 3% of reads fail, from read 0 of the block on.
+            store.set(Fault::Random {
+                seed: topoheight,
+                per_mille: 1 + topoheight % 30,
+            });
+            store.reads.store(0, Ordering::SeqCst);
+            let result =
+                run_guarded(&engine, &store, &block).expect("no panic from a storage error");
+            if store.injected.load(Ordering::SeqCst) {
+                failed_blocks += 1;
+                assert!(
+                    matches!(result, Err(BlockError::Storage(StorageError::Injected(_)))),
+                    "{}: a failed read must fail the block with the storage error, got {:?}",
+                    engine.name(),
+                    result.map(|execution| execution.stats)
+                );
+            } else {
+                // Every read went through: the block is the oracle's.
+                assert_eq!(result.expect("healthy").output, expected);
+            }
+            // What a node would have committed: nothing, since the block failed.
+            assert_eq!(store.inner.chain_state().expect("chain state"), tip);
+        }
+        // Storage heals: the same block runs normally on each engine, and is committed.
+        store.set(Fault::None);
+        for engine in engines() {
+            let execution = run_guarded(&engine, &store, &block)
+                .expect("no panic")
+                .expect("healthy storage runs the block");
+            assert_eq!(execution.output, expected, "{}", engine.name());
+        }
+        store.inner.commit(&expected.commit).expect("commit");
+    }
+    assert!(
+        failed_blocks >= 40,
+        "only {failed_blocks} of 60 runs met an injected fault: the test is not testing faults"
+    );
+    let threads = settle_threads(baseline);
+    assert!(
+        threads <= baseline,
+        "threads leaked: {threads}, {baseline} before"
+    );
+}
+
+fn a_panicking_transaction_falls_back_or_is_reported_never_hangs() {
+    let baseline = thread_count();
+    // Hot receiver: every transaction credits account 0, so every one reads its balance.
+    let (store, mut workload) = setup(WorkloadKind::HotReceiver, 50, 300);
+    let store = Arc::new(store);
+    let block = Arc::new(workload.next_block(1));
+    let expected = {
+        let snapshot = store.inner.snapshot().expect("snapshot");
+        execute_sequential(&block, &snapshot).expect("healthy oracle")
+    };
+
+    // A panic every time the receiver's balance is read: the parallel path panics, the
+    // sequential fallback panics too, and the panic reaches the caller (reported).
+    store.set(Fault::PanicOn(0));
+    for engine in engines() {
+        let result = run_guarded(&engine, &store, &block);
+        let panic = result.expect_err("a panic on every path is reported to the caller");
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(message.contains("injected panic"), "{message}");
+        assert!(store.injected.load(Ordering::SeqCst));
+    }
+
+    // Through the daemon's async facade the panic is a typed error, and the executor is
+    // idle afterwards.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = ExecutorConfig::from_toml_str(
+        "kind = \"block-stm\"\nthreads = 4\ncontention_cutoff = \"off\"",
+    )
+    .expect("valid configuration");
+    let executor = AsyncExecutor::new(ExecutorSlot::new(&config).expect("slot"));
+    runtime.block_on(async {
+        let result = tokio::time::timeout(
+            HANG,
+            executor.execute_block(Arc::clone(&block), Arc::clone(&store)),
+        )
+        .await
+        .expect("the async execution does not hang");
+        assert!(
+            matches!(&result, Err(AsyncExecuteError::Panicked(message)) if message.contains("injected panic")),
+            "{result:?}"
+        );
+        tokio::time::timeout(HANG, executor.wait_idle())
+            .await
+            .expect("the executor goes idle");
+    });
+
+    // Healthy again: the same executor runs the block.
+    store.set(Fault::None);
+    let executed = runtime
+        .block_on(executor.execute_block(Arc::clone(&block), Arc::clone(&store)))
+        .expect("healthy run");
+    assert_eq!(executed.execution.output, expected);
+    drop(runtime);
+    let threads = settle_threads(baseline);
+    assert!(
+        threads <= baseline,
+        "threads leaked: {threads}, {baseline} before"
+    );
+}
