@@ -3,6 +3,7 @@
 //! store helpers that apply a block the way the node does (execute, then commit only on
 //! success), and the random case generator of the parity properties ([`random_case`]).
 
+pub mod fuzz_case;
 pub mod random_case;
 
 use std::collections::{HashMap, HashSet};
@@ -216,4 +217,13 @@ pub fn fingerprint<S: BlockStore>(
         values,
         executed,
     )
+}
+
+/// How many threads this process has now (Linux: the entries of `/proc/self/task`). Tests
+/// that check that an engine leaves no thread behind compare it before and after; they
+/// must be the only test of their binary, or another test's threads would count too.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task is readable on Linux")
+        .count()
 }

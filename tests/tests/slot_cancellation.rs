@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use executor::node::Node;
 use executor::slot::{AsyncExecutor, ExecutorConfig, ExecutorSlot};
 use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use integration_tests::thread_count;
 use storage_adapter::{
     BlockCommit, BlockStore, ChainState, Hash, MemorySnapshot, MemoryStore, StateKey, StateValue,
     StateView, StorageError,
@@ -66,13 +67,6 @@ impl BlockStore for SlowStore {
     fn commit(&self, commit: &BlockCommit) -> Result<(), StorageError> {
         self.inner.commit(commit)
     }
-}
-
-/// The threads of this process.
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task is readable on Linux")
-        .count()
 }
 
 /// Waits (up to 10 s) until the process is back to `baseline` threads; returns the count.
