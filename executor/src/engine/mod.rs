@@ -50,7 +50,9 @@ pub struct ExecutionStats {
     /// Times the engine fell back to sequential execution after its parallel path failed.
     pub fallbacks: u64,
     /// Blocks a parallel engine ran on its sequential path by choice (one thread, a small
-    /// block, or, for Block-STM, a block too contended to gain from speculation).
+    /// block, or, for Block-STM, a block too contended to gain from speculation), or, for
+    /// Block-STM, to decide a block on which an incarnation returned an error (storage,
+    /// corrupt state) that the block order might never meet.
     pub sequential_blocks: u64,
 }
 

@@ -152,6 +152,21 @@ impl BlockStmExecutor {
                 Ok(Execution { output, stats })
             }
             Err(ParallelError::Block(error)) => Err(error),
+            Err(ParallelError::Speculative { txn_idx, error }) => {
+                // Not an engine failure (no fallback counted, the breaker stays closed):
+                // the block's own error, if it has one, is the oracle's to find.
+                tracing::warn!(
+                    txn_idx,
+                    %error,
+                    "a Block-STM incarnation failed; executing the block sequentially to decide"
+                );
+                let output = execute_sequential(block, view)?;
+                let stats = ExecutionStats {
+                    sequential_blocks: 1,
+                    ..ExecutionStats::sequential(transactions)
+                };
+                Ok(Execution { output, stats })
+            }
             Err(ParallelError::Engine(reason)) => {
                 FALLBACKS.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%reason, "Block-STM failed; executing the block sequentially instead");
@@ -183,6 +198,10 @@ enum ParallelError {
     Block(BlockError),
     /// The engine failed (a panic, a broken invariant): fall back to sequential.
     Engine(String),
+    /// An incarnation failed (a storage error, corrupt state), perhaps only because it
+    /// ran speculatively: a key that the block order never reads, or a value it never
+    /// sees. The sequential path decides whether the block fails, and with which error.
+    Speculative { txn_idx: u32, error: BlockError },
 }
 
 fn execute_parallel<S: StateView + ?Sized>(
@@ -208,6 +227,12 @@ fn execute_parallel<S: StateView + ?Sized>(
     )
     .map_err(|error| match error {
         DriverError::Fatal(error) => ParallelError::Block(error),
+        // The caller gave up: stop rather than run the block again.
+        DriverError::Execution {
+            error: error @ BlockError::Storage(StorageError::Cancelled),
+            ..
+        } => ParallelError::Block(error),
+        DriverError::Execution { txn_idx, error } => ParallelError::Speculative { txn_idx, error },
         DriverError::Panicked(message) => ParallelError::Engine(format!("panic: {message}")),
         DriverError::Invariant(message) => ParallelError::Engine(format!("invariant: {message}")),
     })?;
