@@ -87,6 +87,17 @@ pub trait ParallelTask: Sync {
         txn_idx: TxnIndex,
         reads: &mut SpeculativeReads<'_, Self::Key, Self::Value>,
     ) -> ExecuteResult<Self>;
+
+    /// A scheduling hint: a lower transaction that `txn_idx` almost surely depends on
+    /// (in TOS, the same sender's previous transaction, whose nonce it needs). Before
+    /// executing `txn_idx`, the driver makes it wait until that transaction has executed,
+    /// instead of running it speculatively against a state that is about to change.
+    /// Hints only order work: a wrong or missing hint costs time, never correctness.
+    /// Ignored unless lower than `txn_idx`.
+    fn predecessor(&self, txn_idx: TxnIndex) -> Option<TxnIndex> {
+        let _ = txn_idx;
+        None
+    }
 }
 
 /// What [`ParallelTask::execute`] returns: the output and the writes, or why there are none.
@@ -151,6 +162,9 @@ pub struct DriverStats {
     pub aborts: u64,
     /// Executions suspended on a dependency.
     pub dependency_waits: u64,
+    /// Executions deferred, before they started, until their
+    /// [predecessor](ParallelTask::predecessor) had executed.
+    pub hint_waits: u64,
 }
 
 impl DriverStats {
@@ -161,6 +175,7 @@ impl DriverStats {
         self.commit_validations += other.commit_validations;
         self.aborts += other.aborts;
         self.dependency_waits += other.dependency_waits;
+        self.hint_waits += other.hint_waits;
     }
 }
 
@@ -364,6 +379,15 @@ where
         read_buffer: &mut Vec<ReadDescriptor>,
         stats: &mut DriverStats,
     ) -> Option<Task> {
+        // A hinted predecessor that has not executed yet: wait for it like for an
+        // ESTIMATE (it resumes this transaction when it finishes), rather than execute
+        // now and almost surely be aborted.
+        if let Some(predecessor) = self.task.predecessor(txn_idx) {
+            if predecessor < txn_idx && self.scheduler.add_dependency(txn_idx, predecessor) {
+                stats.hint_waits += 1;
+                return None;
+            }
+        }
         loop {
             stats.executions += 1;
             read_buffer.clear();

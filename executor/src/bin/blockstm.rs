@@ -318,11 +318,12 @@ fn report(
         let per_tx = |count: u64| count as f64 / parallel.transactions as f64;
         writeln!(
             out,
-            "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} fallbacks, {} breaker trips",
+            "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} nonce-hint waits, {} fallbacks, {} breaker trips",
             per_tx(parallel.executions),
             per_tx(parallel.validations),
             parallel.aborts,
             parallel.dependency_waits,
+            parallel.hint_waits,
             slot.fallbacks,
             slot.breaker_trips
         )?;

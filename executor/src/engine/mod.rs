@@ -47,6 +47,10 @@ pub struct ExecutionStats {
     pub aborts: u64,
     /// Times a transaction waited on an unfinished dependency.
     pub dependency_waits: u64,
+    /// Times Block-STM held a transaction back, before it started, until the same
+    /// sender's previous transaction had executed (its nonce hint): each is an execution
+    /// that would most likely have been aborted.
+    pub hint_waits: u64,
     /// Times the engine fell back to sequential execution after its parallel path failed.
     pub fallbacks: u64,
     /// Blocks a parallel engine ran on its sequential path by choice (one thread, a small
@@ -73,6 +77,7 @@ impl ExecutionStats {
         self.validations += other.validations;
         self.aborts += other.aborts;
         self.dependency_waits += other.dependency_waits;
+        self.hint_waits += other.hint_waits;
         self.fallbacks += other.fallbacks;
         self.sequential_blocks += other.sequential_blocks;
     }

@@ -39,6 +39,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "tos_executor_validations_total",
     "tos_executor_aborts_total",
     "tos_executor_dependency_waits_total",
+    "tos_executor_hint_waits_total",
     "tos_executor_incarnations_per_transaction",
 ];
 
@@ -111,6 +112,11 @@ pub fn render(stats: &NodeStats) -> String {
             "tos_executor_dependency_waits_total",
             "Times a transaction waited on an unfinished dependency.",
             parallel.dependency_waits,
+        ),
+        (
+            "tos_executor_hint_waits_total",
+            "Times a transaction waited, before starting, for its sender's previous transaction (nonce hint).",
+            parallel.hint_waits,
         ),
     ] {
         counter(name, help, value);

@@ -88,6 +88,18 @@ pub struct CompareArgs {
     /// transactions conflict with their neighbours; `off` always runs it in parallel.
     #[arg(long, value_name = "PERCENT|off", default_value_t = ContentionCutoff::default())]
     contention_cutoff: ContentionCutoff,
+    /// Block-STM's nonce hints: a transaction waits for the same sender's previous one to
+    /// execute before it starts (`off` to measure what they save).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    nonce_hints: bool,
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("`{text}` is neither `on` nor `off`")),
+    }
 }
 
 /// The engines compared.
@@ -173,17 +185,20 @@ enum Engine {
 }
 
 impl Engine {
-    fn new(kind: EngineKind, threads: usize, contention_cutoff: ContentionCutoff) -> Self {
+    fn new(kind: EngineKind, threads: usize, args: &CompareArgs) -> Self {
         match kind {
             EngineKind::Sequential => Engine::Sequential(SequentialExecutor::new()),
             EngineKind::Grouping => {
                 Engine::Grouping(GroupingExecutor::new(GroupingConfig { threads }))
             }
-            EngineKind::BlockStm => Engine::BlockStm(BlockStmExecutor::new(BlockStmConfig {
-                threads,
-                contention_cutoff: contention_cutoff.0,
-                ..BlockStmConfig::default()
-            })),
+            EngineKind::BlockStm => Engine::BlockStm(
+                BlockStmExecutor::new(BlockStmConfig {
+                    threads,
+                    contention_cutoff: args.contention_cutoff.0,
+                    ..BlockStmConfig::default()
+                })
+                .with_nonce_hints(args.nonce_hints),
+            ),
         }
     }
 
@@ -300,7 +315,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         let dir = base.join(format!("{count}-accounts")).join("warm-up");
         run_engine(
             EngineKind::Sequential,
-            Engine::new(EngineKind::Sequential, 1, args.contention_cutoff),
+            Engine::new(EngineKind::Sequential, 1, args),
             1,
             &dir,
             &genesis,
@@ -330,7 +345,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
                     .join(format!("{}-{threads}-{round}", kind.name()));
                 let run = run_engine(
                     kind,
-                    Engine::new(kind, threads, args.contention_cutoff),
+                    Engine::new(kind, threads, args),
                     threads,
                     &dir,
                     &genesis,

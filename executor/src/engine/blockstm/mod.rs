@@ -20,7 +20,8 @@ mod contention;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use storage_adapter::{Hash, StateKey, StateValue, StateView, StorageError};
+use rustc_hash::FxHashMap;
+use storage_adapter::{Hash, PublicKey, StateKey, StateValue, StateView, StorageError};
 
 use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
@@ -83,15 +84,35 @@ enum SequentialReason {
 }
 
 /// The Block-STM [`BlockExecutor`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct BlockStmExecutor {
     config: BlockStmConfig,
+    nonce_hints: bool,
+}
+
+impl Default for BlockStmExecutor {
+    fn default() -> Self {
+        Self::new(BlockStmConfig::default())
+    }
 }
 
 impl BlockStmExecutor {
-    /// An engine with these settings.
+    /// An engine with these settings (and nonce hints on).
     pub fn new(config: BlockStmConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            nonce_hints: true,
+        }
+    }
+
+    /// Turns the nonce hints on or off (on by default). With hints, a transaction whose
+    /// sender has an earlier transaction in the block waits, before it starts, until that
+    /// one has executed: it needs the nonce that one writes, so running it sooner would
+    /// almost surely be wasted. Hints change only the order of work, never the output;
+    /// turning them off is for measuring what they save.
+    pub fn with_nonce_hints(mut self, nonce_hints: bool) -> Self {
+        self.nonce_hints = nonce_hints;
+        self
     }
 
     /// The engine's settings.
@@ -131,7 +152,7 @@ impl BlockStmExecutor {
             };
             return Ok(Execution { output, stats });
         }
-        match execute_parallel(block, view, self.config.threads) {
+        match execute_parallel(block, view, self.config.threads, self.nonce_hints) {
             Ok((output, driver)) => {
                 let stats = ExecutionStats {
                     transactions: transactions as u64,
@@ -139,6 +160,7 @@ impl BlockStmExecutor {
                     validations: driver.validations,
                     aborts: driver.aborts,
                     dependency_waits: driver.dependency_waits,
+                    hint_waits: driver.hint_waits,
                     ..ExecutionStats::default()
                 };
                 tracing::debug!(
@@ -208,6 +230,7 @@ fn execute_parallel<S: StateView + ?Sized>(
     block: &Block,
     view: &S,
     threads: usize,
+    nonce_hints: bool,
 ) -> Result<(BlockOutput, DriverStats), ParallelError> {
     let chain = view
         .chain_state()
@@ -218,6 +241,11 @@ fn execute_parallel<S: StateView + ?Sized>(
         block,
         storage: view,
         prologue: &prologue,
+        predecessors: if nonce_hints {
+            same_sender_predecessors(block)
+        } else {
+            Vec::new()
+        },
     };
     let (run, totals) = run_parallel(
         &task,
@@ -258,6 +286,24 @@ struct TosTask<'a, S: ?Sized> {
     block: &'a Block,
     storage: &'a S,
     prologue: &'a Prologue,
+    /// For each transaction, the same sender's previous transaction in the block, if any
+    /// (empty when nonce hints are off).
+    predecessors: Vec<Option<u32>>,
+}
+
+/// Each transaction's nonce hint: the index of the same sender's previous transaction.
+/// Known before execution because every TOS transaction names its sender, and right
+/// almost always (a transaction needs the nonce its predecessor writes); when it is not
+/// (the predecessor fails), the hint only costs a short wait.
+fn same_sender_predecessors(block: &Block) -> Vec<Option<u32>> {
+    let transactions = block.transactions();
+    let mut last_by_sender: FxHashMap<&PublicKey, u32> =
+        FxHashMap::with_capacity_and_hasher(transactions.len(), Default::default());
+    transactions
+        .iter()
+        .zip(0u32..)
+        .map(|(tx, index)| last_by_sender.insert(tx.source(), index))
+        .collect()
 }
 
 impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
@@ -310,6 +356,10 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
                 VmError::<StorageError>::InvalidState(key).into(),
             )),
         }
+    }
+
+    fn predecessor(&self, txn_idx: u32) -> Option<u32> {
+        self.predecessors.get(txn_idx as usize).copied().flatten()
     }
 }
 
@@ -367,5 +417,74 @@ struct TotalsSink(Totals);
 impl CommitSink<TxSummary, BlockError> for TotalsSink {
     fn commit(&mut self, _txn_idx: u32, summary: &TxSummary) -> Result<(), BlockError> {
         self.0.add_amounts(summary.fee, summary.burned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Payload, Transaction, Transfer};
+    use crate::workload::{Workload, WorkloadConfig, WorkloadKind};
+    use storage_adapter::{Asset, BlockStore, MemoryStore};
+
+    fn pay(source: u64, nonce: u64) -> Transaction {
+        let transfer = Transfer::new(Asset::TOS, PublicKey::from_index(99), 1);
+        Transaction::new(
+            PublicKey::from_index(source),
+            nonce,
+            0,
+            Payload::Transfers(vec![transfer]),
+        )
+    }
+
+    #[test]
+    fn each_transaction_is_hinted_to_its_senders_previous_one() {
+        let block = Block::new(
+            1,
+            PublicKey::from_index(0),
+            0,
+            vec![
+                pay(1, 0),
+                pay(2, 0),
+                pay(1, 1),
+                pay(3, 0),
+                pay(2, 1),
+                pay(1, 2),
+            ],
+        );
+        assert_eq!(
+            same_sender_predecessors(&block),
+            [None, None, Some(0), None, Some(1), Some(2)]
+        );
+    }
+
+    #[test]
+    fn nonce_chains_wait_on_their_hints_and_match_the_oracle_either_way() {
+        let mut workload =
+            Workload::new(WorkloadConfig::new(WorkloadKind::NonceChains, 200, 2000, 5))
+                .expect("valid workload");
+        let store = MemoryStore::new();
+        store
+            .commit(&crate::genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+            .expect("commit genesis");
+        let block = workload.next_block(1);
+        let snapshot = store.snapshot().expect("snapshot");
+        let expected = execute_sequential(&block, &snapshot).expect("oracle");
+        let config = BlockStmConfig {
+            threads: 4,
+            min_parallel_txns: 2,
+            contention_cutoff: None,
+        };
+        let hinted = BlockStmExecutor::new(config)
+            .execute(&block, &snapshot)
+            .expect("executes");
+        assert_eq!(hinted.output, expected);
+        assert!(hinted.stats.hint_waits > 0, "{:?}", hinted.stats);
+        let unhinted = BlockStmExecutor::new(config)
+            .with_nonce_hints(false)
+            .execute(&block, &snapshot)
+            .expect("executes");
+        assert_eq!(unhinted.output, expected);
+        assert_eq!(unhinted.stats.hint_waits, 0);
     }
 }
