@@ -47,6 +47,8 @@ pub struct MockBlock {
     pub reward: u64,
     /// How many times the reward was applied; must end at exactly 1.
     pub reward_applications: AtomicU64,
+    /// Scheduling hints: each transaction's predecessor, if any (none by default).
+    pub predecessors: Vec<Option<u32>>,
 }
 
 impl MockBlock {
@@ -57,6 +59,7 @@ impl MockBlock {
             storage: storage.iter().copied().collect(),
             reward: 0,
             reward_applications: AtomicU64::new(0),
+            predecessors: Vec::new(),
         }
     }
 
@@ -152,6 +155,10 @@ impl ParallelTask for MockBlock {
             SpeculativeRead::NotFound => Ok(self.base(key)),
             SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
         })
+    }
+
+    fn predecessor(&self, txn_idx: u32) -> Option<u32> {
+        self.predecessors.get(txn_idx as usize).copied().flatten()
     }
 }
 

@@ -72,6 +72,21 @@ fn dependencies_always_resume() {
     });
 }
 
+/// 2b. Nonce hints: a transaction held back until its hinted predecessor has executed is
+/// always resumed (no lost wake-up, the run ends), and the hints change nothing in the
+/// result, even where a hint is wrong (transaction 2's real dependency is transaction 1,
+/// but it is hinted to transaction 0).
+#[test]
+fn hinted_transactions_always_resume() {
+    model(2, || {
+        let mut block = MockBlock::new(vec![rmw(&[0], 5), rmw(&[0], 1), rmw(&[0], 2)], &[]);
+        block.predecessors = vec![None, Some(0), Some(0)];
+        let block = leak(block);
+        let outcome = run_block(block, 2);
+        assert_matches_baseline(block, outcome);
+    });
+}
+
 /// 3. Rolling commit: each transaction is committed exactly once, in block order, and only
 /// with the output of its final, validated incarnation.
 #[test]
