@@ -1,6 +1,7 @@
-//! Block-STM against the sequential oracle on a starting state and a block decoded from
-//! the fuzzer's bytes; see `tests/src/fuzz_case.rs` for the encoding. A mismatch of the
-//! two results, or a fallback of Block-STM to sequential execution, panics.
+//! Block-STM and batch grouping against the sequential oracle on a starting state and a
+//! block decoded from the fuzzer's bytes; see `tests/src/fuzz_case.rs` for the encoding. A
+//! mismatch with the oracle's result, or an engine's fallback to sequential execution,
+//! panics.
 
 #![no_main]
 

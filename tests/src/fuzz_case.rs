@@ -1,6 +1,6 @@
 //! The case of the `blockstm_vs_oracle` fuzz target (`fuzz/`): a starting state and a block
-//! decoded from arbitrary bytes, and [`check`], which runs Block-STM and the sequential
-//! oracle on it and panics when they disagree.
+//! decoded from arbitrary bytes, and [`check`], which runs Block-STM, batch grouping and
+//! the sequential oracle on it and panics when they disagree.
 //!
 //! The fuzz target includes this file by path (it builds without RocksDB), so it uses only
 //! `executor` and `storage_adapter`, never the rest of this crate. The replay test
@@ -17,7 +17,8 @@
 //!            (burned supply before the block, a wrong topoheight, rarely)
 //! accounts   per account: nonce (absent, small, or near u64::MAX), a balance in TOS and
 //!            two other assets (absent, tiny, moderate, near u64::MAX, or any u64), and
-//!            sometimes a multisig configuration
+//!            sometimes a multisig configuration; rarely (1 account in 32) one of its
+//!            keys holds a value of the wrong kind instead (corrupt state, see below)
 //! txs        until the input ends, at most 64: kind and sender, nonce (mostly the
 //!            sender's current one, tracked through the block; sometimes off by one or two;
 //!            sometimes the hash is marked executed before the block), fee (mostly small,
@@ -30,14 +31,28 @@
 //! engines have real conflicts to resolve (2 to 8 accounts share up to 64 transactions);
 //! values near `u64::MAX` make credits, spending sums, nonces, rewards, fee totals and the
 //! burned supply overflow now and then.
+//!
+//! # Corrupt state
+//!
+//! The account's multisig byte, when it is 30 modulo 32, puts a value of the wrong kind at
+//! one of the account's keys (its top three bits pick which, see [`corrupt_entry`]): a nonce
+//! key holding a balance or a multisig configuration, a balance key holding a nonce or a
+//! multisig configuration, a multisig key holding a balance or a nonce. `MemoryStore` keeps
+//! values as given, so the engines meet them as a store with a damaged value would hand
+//! them over. A transaction that reads such a key in block order makes the oracle reject
+//! the block with `BlockError::InvalidState` (the miner's balance is read before any
+//! transaction); a key that only a speculative Block-STM incarnation reads (a transaction
+//! that, in block order, fails on its nonce before reading it) must not change the
+//! verdict: Block-STM then decides the block on its sequential path.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::outcome::{BlockError, BlockOutput};
 use executor::{
-    execute_sequential, execute_transaction, Block, Payload, Transaction, Transfer, VmView,
-    MAX_SUPPLY,
+    execute_sequential, execute_transaction, Block, Execution, GroupingConfig, GroupingExecutor,
+    Payload, Transaction, Transfer, VmView, MAX_SUPPLY,
 };
 use storage_adapter::{
     Asset, BlockCommit, BlockStore, ChainState, Hash, MemoryStore, MultisigConfig, PublicKey,
@@ -80,8 +95,18 @@ pub struct CheckSummary {
     pub successful: usize,
     /// Whether the block was rejected whole (both engines with the same error).
     pub block_error: bool,
-    /// Whether Block-STM ran its parallel path (not the small-block sequential one).
+    /// Whether Block-STM ran its parallel path (not the small-block sequential one),
+    /// which the engine does from 2 transactions.
     pub parallel: bool,
+    /// Keys of the starting state that hold a value of the wrong kind.
+    pub corrupt_keys: usize,
+    /// Whether the block was rejected with `BlockError::InvalidState` (corrupt state read
+    /// in block order).
+    pub invalid_state: bool,
+    /// Whether Block-STM handed a block it had started in parallel to its sequential path
+    /// because an incarnation met corrupt state (only in cases with corrupt keys; varies
+    /// with the interleaving from run to run).
+    pub decided_sequentially: bool,
 }
 
 /// Reads the input one byte at a time; past the end every byte is 0.
@@ -157,6 +182,40 @@ fn fee(input: &mut Input<'_>) -> u64 {
         15 => u64::MAX - high,
         _ => high + u64::from(mode % 4),
     }
+}
+
+/// A value of the wrong kind at one of `account`'s keys, chosen by `selector` (0 to 7);
+/// `other` is the account a corrupt multisig configuration names.
+fn corrupt_entry(account: PublicKey, selector: u8, other: PublicKey) -> (StateKey, StateValue) {
+    let config = || {
+        StateValue::Multisig(Some(Arc::new(MultisigConfig {
+            threshold: 1,
+            participants: vec![other],
+        })))
+    };
+    match selector % 8 {
+        0 => (StateKey::Nonce(account), StateValue::Balance(1_000)),
+        1 => (StateKey::Nonce(account), config()),
+        2 => (StateKey::Balance(account, Asset::TOS), StateValue::Nonce(0)),
+        3 => (StateKey::Balance(account, Asset::TOS), config()),
+        4 => (
+            StateKey::Balance(account, Asset::from_index(1)),
+            StateValue::Nonce(1),
+        ),
+        5 => (StateKey::Balance(account, Asset::from_index(2)), config()),
+        6 => (StateKey::Multisig(account), StateValue::Balance(1)),
+        _ => (StateKey::Multisig(account), StateValue::Nonce(0)),
+    }
+}
+
+/// Whether `value` is of the wrong kind for `key`.
+fn is_corrupt(key: &StateKey, value: &StateValue) -> bool {
+    !matches!(
+        (key, value),
+        (StateKey::Nonce(_), StateValue::Nonce(_))
+            | (StateKey::Balance(..), StateValue::Balance(_))
+            | (StateKey::Multisig(_), StateValue::Multisig(_))
+    )
 }
 
 /// The block reward: rarely zero or huge.
@@ -267,6 +326,13 @@ impl FuzzCase {
                         participants,
                     }))),
                 ));
+            }
+            if multisig % 32 == 30 {
+                // Rarely: corrupt state, a value of the wrong kind at one of the keys.
+                let other = everyone[(index + 1) % everyone.len()];
+                let (key, value) = corrupt_entry(*account, multisig >> 5, other);
+                values.retain(|(existing, _)| *existing != key);
+                values.push((key, value));
             }
         }
 
@@ -424,36 +490,67 @@ impl FuzzCase {
     }
 }
 
-/// Runs the sequential oracle and Block-STM (the case's threads, parallel from 2
-/// transactions, contention guard off) on the case and panics, saying how, when their
-/// results differ (outputs or block errors) or when Block-STM fell back to sequential
-/// execution (a panic or broken invariant in its parallel path).
+/// Runs the sequential oracle, Block-STM (the case's threads, parallel from 2
+/// transactions, contention guard off) and batch grouping (the case's threads) on the case
+/// and panics, saying how, when an engine's result differs from the oracle's (outputs or
+/// block errors), when an engine fell back to sequential execution (a panic or broken
+/// invariant in its parallel path), or when Block-STM handed a block with well-formed state
+/// to its sequential path (only an incarnation that met corrupt state may do that).
 pub fn check(case: &FuzzCase) -> CheckSummary {
     let store = case.store();
     let snapshot = store.snapshot().expect("memory snapshot");
     let expected = execute_sequential(&case.block, &snapshot);
+    let transactions = case.block.transactions().len();
+    let corrupt_keys = case
+        .values
+        .iter()
+        .filter(|(key, value)| is_corrupt(key, value))
+        .count();
+
     let engine = BlockStmExecutor::new(BlockStmConfig {
         threads: case.threads,
         min_parallel_txns: 2,
         contention_cutoff: None,
     });
     let got = engine.execute(&case.block, &snapshot);
-    let transactions = case.block.transactions().len();
-    match (&got, &expected) {
-        (Ok(execution), Ok(output)) => {
+    let decided_sequentially = match &got {
+        Ok(execution) => {
             if execution.stats.fallbacks != 0 {
                 panic!(
                     "Block-STM fell back to sequential execution ({} threads); case: {case:#?}",
                     case.threads
                 );
             }
-            if execution.output != *output {
+            let decided_sequentially = transactions >= 2 && execution.stats.sequential_blocks != 0;
+            if decided_sequentially && corrupt_keys == 0 {
                 panic!(
-                    "Block-STM ({} threads) differs from the oracle\n{}\ncase: {case:#?}",
-                    case.threads,
-                    describe_difference(&execution.output, output),
+                    "Block-STM ({} threads) decided a block with well-formed state on its \
+                     sequential path; case: {case:#?}",
+                    case.threads
                 );
             }
+            decided_sequentially
+        }
+        Err(_) => false,
+    };
+    compare("Block-STM", case, &got, &expected);
+
+    let grouping = GroupingExecutor::new(GroupingConfig {
+        threads: case.threads,
+    });
+    let grouped = grouping.execute(&case.block, &snapshot);
+    if let Ok(execution) = &grouped {
+        if execution.stats.fallbacks != 0 {
+            panic!(
+                "batch grouping fell back to sequential execution ({} threads); case: {case:#?}",
+                case.threads
+            );
+        }
+    }
+    compare("batch grouping", case, &grouped, &expected);
+
+    match expected {
+        Ok(output) => {
             // The agreed output must also be applicable to the store it was built on.
             store
                 .commit(&output.commit)
@@ -462,31 +559,55 @@ pub fn check(case: &FuzzCase) -> CheckSummary {
                 transactions,
                 successful: output.successful(),
                 block_error: false,
-                parallel: execution.stats.sequential_blocks == 0,
+                parallel: transactions >= 2,
+                corrupt_keys,
+                invalid_state: false,
+                decided_sequentially,
             }
         }
-        (Err(got), Err(expected)) if got == expected => CheckSummary {
+        Err(error) => CheckSummary {
             transactions,
+            successful: 0,
             block_error: true,
             // With 2 threads or more, the engine takes the parallel path from 2 transactions.
             parallel: transactions >= 2,
-            ..CheckSummary::default()
+            corrupt_keys,
+            invalid_state: matches!(error, BlockError::InvalidState(_)),
+            decided_sequentially,
         },
+    }
+}
+
+/// Panics unless `engine`'s result equals the oracle's exactly: the same output, or the
+/// same block error.
+fn compare(
+    engine: &str,
+    case: &FuzzCase,
+    got: &Result<Execution, BlockError>,
+    expected: &Result<BlockOutput, BlockError>,
+) {
+    match (got, expected) {
+        (Ok(execution), Ok(output)) => {
+            if execution.output != *output {
+                panic!(
+                    "{engine} ({} threads) differs from the oracle\n{}\ncase: {case:#?}",
+                    case.threads,
+                    describe_difference(&execution.output, output),
+                );
+            }
+        }
+        (Err(got), Err(expected)) if got == expected => {}
         _ => panic!(
-            "Block-STM ({} threads) and the oracle disagree on whether the block is valid\n\
-             Block-STM: {:?}\noracle: {:?}\ncase: {case:#?}",
+            "{engine} ({} threads) and the oracle disagree on the block\n\
+             {engine}: {:?}\noracle: {:?}\ncase: {case:#?}",
             case.threads,
             got.as_ref().map(|execution| execution.output.state_root()),
             expected.as_ref().map(|output| output.state_root()),
         ),
     }
 }
-
 /// The first differences between two outputs, for the panic message.
-fn describe_difference(
-    got: &executor::outcome::BlockOutput,
-    expected: &executor::outcome::BlockOutput,
-) -> String {
+fn describe_difference(got: &BlockOutput, expected: &BlockOutput) -> String {
     let mut lines = Vec::new();
     for (index, (got, expected)) in got.results.iter().zip(&expected.results).enumerate() {
         if got != expected {
