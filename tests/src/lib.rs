@@ -14,6 +14,7 @@ use executor::vm::VmView;
 use executor::{execute_sequential, genesis_commit};
 use storage_adapter::{
     Asset, BlockStore, ChainState, Hash, MemoryStore, PublicKey, StateKey, StateValue, StateView,
+    StorageError,
 };
 
 /// Test account `index`.
@@ -226,4 +227,39 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task is readable on Linux")
         .count()
+}
+
+/// A view that runs `hook` before every `get` of `inner`: the hook may delay the read,
+/// fail it (its error is returned instead of the value) or panic. Executed marks and the
+/// chain state go straight through. For test doubles of misbehaving storage.
+pub struct ReadHook<V, F> {
+    /// The view read.
+    pub inner: V,
+    /// Called with each key before it is read.
+    pub hook: F,
+}
+
+impl<V, F> std::fmt::Debug for ReadHook<V, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadHook").finish_non_exhaustive()
+    }
+}
+
+impl<V, F> StateView for ReadHook<V, F>
+where
+    V: StateView,
+    F: Fn(&StateKey) -> Result<(), StorageError> + Sync,
+{
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
+        (self.hook)(key)?;
+        self.inner.get(key)
+    }
+
+    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
+        self.inner.is_executed(tx_hash)
+    }
+
+    fn chain_state(&self) -> Result<ChainState, StorageError> {
+        self.inner.chain_state()
+    }
 }

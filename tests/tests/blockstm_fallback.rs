@@ -10,6 +10,7 @@ use executor::engine::blockstm::{fallback_count, BlockStmConfig, BlockStmExecuto
 use executor::{
     execute_sequential, genesis_commit, BlockError, Workload, WorkloadConfig, WorkloadKind,
 };
+use integration_tests::ReadHook;
 use storage_adapter::{
     BlockStore, ChainState, Hash, MemorySnapshot, MemoryStore, StateKey, StateValue, StateView,
     StorageError,
@@ -119,8 +120,12 @@ fn a_failing_storage_read_is_decided_by_the_sequential_path() {
     assert_eq!(execution.stats.fallbacks, 0, "not an engine failure");
 
     // Storage that keeps failing: the block's typed storage error.
-    let failing = Failing {
+    let failing = ReadHook {
         inner: store.snapshot().expect("snapshot"),
+        hook: |key: &StateKey| match key {
+            StateKey::Nonce(_) => Err(StorageError::Injected("every nonce read".into())),
+            _ => Ok(()),
+        },
     };
     match engine.execute(&block, &failing) {
         Err(BlockError::Storage(StorageError::Injected(_))) => {}
@@ -134,28 +139,6 @@ fn a_failing_storage_read_is_decided_by_the_sequential_path() {
     let execution = engine.execute(&block, &snapshot).expect("healthy run");
     assert_eq!(execution.output, expected);
     assert_eq!(execution.stats.sequential_blocks, 0, "parallel again");
-}
-
-/// A snapshot whose every nonce read fails.
-struct Failing {
-    inner: MemorySnapshot,
-}
-
-impl StateView for Failing {
-    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        if matches!(key, StateKey::Nonce(_)) {
-            return Err(StorageError::Injected("every nonce read".into()));
-        }
-        self.inner.get(key)
-    }
-
-    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
-        self.inner.is_executed(tx_hash)
-    }
-
-    fn chain_state(&self) -> Result<ChainState, StorageError> {
-        self.inner.chain_state()
-    }
 }
 
 /// Corrupt state that only speculation reads: `a`'s balance in asset 1 holds a nonce, and
@@ -172,30 +155,6 @@ impl StateView for Failing {
 fn corrupt_state_that_only_speculation_reads_does_not_reject_the_block() {
     use integration_tests::{account, asset, balance_entry, multisig, nonce_entry, pay, transfers};
     use storage_adapter::{Asset, MemoryStore};
-
-    /// Holds the first read of `held` for a while.
-    struct SlowFirstRead {
-        inner: MemorySnapshot,
-        held: StateKey,
-        done: AtomicBool,
-    }
-
-    impl StateView for SlowFirstRead {
-        fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-            if *key == self.held && !self.done.swap(true, Ordering::SeqCst) {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            self.inner.get(key)
-        }
-
-        fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
-            self.inner.is_executed(tx_hash)
-        }
-
-        fn chain_state(&self) -> Result<ChainState, StorageError> {
-            self.inner.chain_state()
-        }
-    }
 
     let (a, b) = (account(0), account(1));
     let mut state = vec![nonce_entry(a, 0), balance_entry(a, Asset::TOS, 100)];
@@ -224,10 +183,16 @@ fn corrupt_state_that_only_speculation_reads_does_not_reject_the_block() {
     let mut decided_sequentially = 0;
     for run in 0..40 {
         let engine = BlockStmExecutor::new(config).with_nonce_hints(run >= 20);
-        let view = SlowFirstRead {
+        // Holds the first nonce read of `a` for a while, whichever transaction makes it.
+        let held = AtomicBool::new(false);
+        let view = ReadHook {
             inner: store.snapshot().expect("snapshot"),
-            held: StateKey::Nonce(a),
-            done: AtomicBool::new(false),
+            hook: |key: &StateKey| {
+                if *key == StateKey::Nonce(a) && !held.swap(true, Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Ok(())
+            },
         };
         let execution = engine
             .execute(&block, &view)

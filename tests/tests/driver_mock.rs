@@ -342,6 +342,7 @@ fn early_starts(block: &HintedChains) -> usize {
 fn a_hinted_transaction_starts_only_after_its_predecessor_executed() {
     const TXNS: u32 = 400;
     const CHAINS: u32 = 2;
+    let mut hint_waits = 0;
     for _ in 0..10 {
         let block = HintedChains::new(TXNS, CHAINS, true);
         let (run, sink) =
@@ -356,25 +357,31 @@ fn a_hinted_transaction_starts_only_after_its_predecessor_executed() {
             );
         }
         assert_eq!(early_starts(&block), 0, "{:?}", run.stats);
-        assert!(
-            run.stats.hint_waits > 0,
-            "no transaction had to wait: {:?}",
-            run.stats
-        );
         // Nothing ever runs on a stale value of its chain, so nothing is aborted.
         assert_eq!(run.stats.aborts, 0, "{:?}", run.stats);
+        hint_waits += run.stats.hint_waits;
     }
+    // Over 4000 transactions some worker claimed one while its predecessor still ran
+    // (unless the machine never ran two workers at once).
+    assert!(hint_waits > 0, "no transaction ever had to wait");
     // Without hints the result is the same (hints are only advice), but transactions do
     // start before their predecessors are done: the hints above are what prevented it.
-    let block = HintedChains::new(TXNS, CHAINS, false);
-    let (run, _) = run_parallel(&block, TXNS as usize, 4, OrderSink::default()).expect("runs");
-    for (txn_idx, seen) in run.outputs.iter().enumerate() {
-        assert_eq!(
-            *seen,
-            txn_idx as u64 / u64::from(CHAINS),
-            "transaction {txn_idx}"
-        );
+    let mut started_early = false;
+    for _ in 0..10 {
+        let block = HintedChains::new(TXNS, CHAINS, false);
+        let (run, _) = run_parallel(&block, TXNS as usize, 4, OrderSink::default()).expect("runs");
+        for (txn_idx, seen) in run.outputs.iter().enumerate() {
+            assert_eq!(
+                *seen,
+                txn_idx as u64 / u64::from(CHAINS),
+                "transaction {txn_idx}"
+            );
+        }
+        assert_eq!(run.stats.hint_waits, 0);
+        started_early |= early_starts(&block) > 0;
     }
-    assert_eq!(run.stats.hint_waits, 0);
-    assert!(early_starts(&block) > 0, "{:?}", run.stats);
+    assert!(
+        started_early,
+        "without hints, no transaction ever started early"
+    );
 }

@@ -24,13 +24,13 @@ use storage_adapter::{BlockCommit, BlockStore, ChainState, Hash, StorageError};
 use tokio::sync::{watch, Mutex as AsyncMutex};
 use tracing::Instrument;
 
-use crate::engine::ExecutionStats;
+use crate::engine::{Execution, ExecutionStats};
 use crate::model::Block;
 #[cfg(feature = "rocksdb")]
 use crate::slot::ExecutorConfig;
 use crate::slot::{
     AsyncExecuteError, AsyncExecutor, ConfigError, ExecutionPath, ExecutorSlot, ShadowReport,
-    SlotStats,
+    SlotExecution, SlotStats,
 };
 
 /// How far ahead of the tip a block may arrive and wait for its turn, by default.
@@ -316,8 +316,16 @@ impl<S: BlockStore + 'static> Node<S> {
             .map_err(|source| NodeError::Execute { topoheight, source })?;
         let engine_time = started.elapsed();
 
-        let output = &executed.execution.output;
-        let commit = output.commit.clone();
+        // Taken apart rather than cloned: the commit (every write of the block) moves to
+        // the blocking thread.
+        let SlotExecution {
+            execution: Execution { output, stats },
+            path,
+            shadow,
+        } = executed;
+        let state_root = output.state_root();
+        let successful = output.successful() as u64;
+        let commit = output.commit;
         let store = Arc::clone(&self.store);
         let tip = self.tip.clone();
         let span = tracing::info_span!("commit", writes = commit.writes().len());
@@ -340,12 +348,12 @@ impl<S: BlockStore + 'static> Node<S> {
 
         let applied = AppliedBlock {
             topoheight,
-            state_root: output.state_root(),
+            state_root,
             transactions,
-            successful: output.successful() as u64,
-            path: executed.path,
-            stats: executed.execution.stats.clone(),
-            shadow: executed.shadow.clone(),
+            successful,
+            path,
+            stats,
+            shadow,
             engine_time,
             commit_time,
         };

@@ -45,7 +45,7 @@ use crate::engine::grouping::{GroupingConfig, GroupingExecutor};
 use crate::engine::sequential::execute_sequential;
 use crate::engine::{BlockExecutor, Execution, ExecutionStats};
 use crate::model::Block;
-use crate::outcome::{BlockError, BlockOutput};
+use crate::outcome::BlockError;
 
 /// Which way the slot executed a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,20 +288,18 @@ impl ExecutorSlot {
         if let Ok(execution) = &candidate {
             self.note_fallback(&execution.stats);
         }
-        let candidate_output: Result<BlockOutput, BlockError> = candidate
-            .as_ref()
-            .map(|execution| execution.output.clone())
-            .map_err(Clone::clone);
-        let mismatch =
-            if shadow::is_environmental(&oracle) || shadow::is_environmental(&candidate_output) {
-                // Storage failed under one of the runs: that says nothing about the engine.
-                None
-            } else {
-                self.counters
-                    .shadow_compared
-                    .fetch_add(1, Ordering::Relaxed);
-                shadow::compare(&oracle, &candidate_output)
-            };
+        let candidate_output = candidate.as_ref().map(|execution| &execution.output);
+        let mismatch = if shadow::is_environmental(oracle.as_ref())
+            || shadow::is_environmental(candidate_output)
+        {
+            // Storage failed under one of the runs: that says nothing about the engine.
+            None
+        } else {
+            self.counters
+                .shadow_compared
+                .fetch_add(1, Ordering::Relaxed);
+            shadow::compare(oracle.as_ref(), candidate_output)
+        };
         if let Some(mismatch) = &mismatch {
             self.counters
                 .shadow_mismatches

@@ -97,8 +97,8 @@ impl std::fmt::Display for Mismatch {
 
 /// Compares the candidate's result with the oracle's; `None` when they agree.
 pub fn compare(
-    oracle: &Result<BlockOutput, BlockError>,
-    candidate: &Result<BlockOutput, BlockError>,
+    oracle: Result<&BlockOutput, &BlockError>,
+    candidate: Result<&BlockOutput, &BlockError>,
 ) -> Option<Mismatch> {
     match (oracle, candidate) {
         (Ok(expected), Ok(got)) => compare_outputs(expected, got),
@@ -110,7 +110,7 @@ pub fn compare(
     }
 }
 
-fn summarise(result: &Result<BlockOutput, BlockError>) -> String {
+fn summarise(result: Result<&BlockOutput, &BlockError>) -> String {
     match result {
         Ok(output) => format!("accepted the block (root {})", output.state_root()),
         Err(error) => format!("rejected the block ({error})"),
@@ -194,7 +194,7 @@ fn first_differing_write(
 
 /// Whether `result` failed for a reason outside the engines (storage, cancellation):
 /// such a block is not evidence either way, so it is never counted as a mismatch.
-pub fn is_environmental(result: &Result<BlockOutput, BlockError>) -> bool {
+pub fn is_environmental(result: Result<&BlockOutput, &BlockError>) -> bool {
     matches!(result, Err(BlockError::Storage(_)))
 }
 

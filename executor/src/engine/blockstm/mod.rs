@@ -459,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn nonce_chains_wait_on_their_hints_and_match_the_oracle_either_way() {
+    fn nonce_chains_match_the_oracle_with_hints_and_without() {
         let mut workload =
             Workload::new(WorkloadConfig::new(WorkloadKind::NonceChains, 200, 2000, 5))
                 .expect("valid workload");
@@ -478,8 +478,9 @@ mod tests {
         let hinted = BlockStmExecutor::new(config)
             .execute(&block, &snapshot)
             .expect("executes");
+        // How often a hint makes a transaction wait depends on the interleaving (the
+        // driver's own test forces it); the output never does.
         assert_eq!(hinted.output, expected);
-        assert!(hinted.stats.hint_waits > 0, "{:?}", hinted.stats);
         let unhinted = BlockStmExecutor::new(config)
             .with_nonce_hints(false)
             .execute(&block, &snapshot)
