@@ -42,7 +42,7 @@ pub use shadow::Mismatch;
 
 use crate::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
 use crate::engine::grouping::{GroupingConfig, GroupingExecutor};
-use crate::engine::sequential::execute_sequential;
+use crate::engine::sequential::SequentialExecutor;
 use crate::engine::{BlockExecutor, Execution, ExecutionStats};
 use crate::model::Block;
 use crate::outcome::BlockError;
@@ -267,10 +267,8 @@ impl ExecutorSlot {
         view: &dyn StateView,
         path: ExecutionPath,
     ) -> Result<SlotExecution, BlockError> {
-        let output = execute_sequential(block, view)?;
-        let stats = ExecutionStats::sequential(block.transactions().len());
         Ok(SlotExecution {
-            execution: Execution { output, stats },
+            execution: SequentialExecutor::new().execute_block(block, view)?,
             path,
             shadow: None,
         })
@@ -283,13 +281,14 @@ impl ExecutorSlot {
     ) -> Result<SlotExecution, BlockError> {
         // One after the other, not side by side: both would compete for the same cores,
         // and the oracle's time is then the node's real cost of the block.
-        let oracle = execute_sequential(block, view);
+        let oracle = SequentialExecutor::new().execute_block(block, view);
         let candidate = self.engine.execute_block(block, view);
         if let Ok(execution) = &candidate {
             self.note_fallback(&execution.stats);
         }
         let candidate_output = candidate.as_ref().map(|execution| &execution.output);
-        let mismatch = if shadow::is_environmental(oracle.as_ref())
+        let oracle_output = oracle.as_ref().map(|execution| &execution.output);
+        let mismatch = if shadow::is_environmental(oracle_output)
             || shadow::is_environmental(candidate_output)
         {
             // Storage failed under one of the runs: that says nothing about the engine.
@@ -298,7 +297,7 @@ impl ExecutorSlot {
             self.counters
                 .shadow_compared
                 .fetch_add(1, Ordering::Relaxed);
-            shadow::compare(oracle.as_ref(), candidate_output)
+            shadow::compare(oracle_output, candidate_output)
         };
         if let Some(mismatch) = &mismatch {
             self.counters
@@ -312,10 +311,8 @@ impl ExecutorSlot {
             );
             self.lock_breaker().trip(TripReason::ShadowMismatch);
         }
-        let output = oracle?;
-        let stats = ExecutionStats::sequential(block.transactions().len());
         Ok(SlotExecution {
-            execution: Execution { output, stats },
+            execution: oracle?,
             path: ExecutionPath::Shadow,
             shadow: Some(ShadowReport {
                 candidate_stats: candidate.ok().map(|execution| execution.stats),

@@ -145,12 +145,7 @@ impl BlockStmExecutor {
         let _entered = span.enter();
         if let Some(reason) = self.sequential_reason(block) {
             tracing::debug!(?reason, "running the block on the sequential path");
-            let output = execute_sequential(block, view)?;
-            let stats = ExecutionStats {
-                sequential_blocks: 1,
-                ..ExecutionStats::sequential(transactions)
-            };
-            return Ok(Execution { output, stats });
+            return run_sequentially(block, view, |stats| stats.sequential_blocks = 1);
         }
         match execute_parallel(block, view, self.config.threads, self.nonce_hints) {
             Ok((output, driver)) => {
@@ -169,6 +164,7 @@ impl BlockStmExecutor {
                     commit_validations = driver.commit_validations,
                     aborts = stats.aborts,
                     dependency_waits = stats.dependency_waits,
+                    hint_waits = stats.hint_waits,
                     "block executed"
                 );
                 Ok(Execution { output, stats })
@@ -182,25 +178,28 @@ impl BlockStmExecutor {
                     %error,
                     "a Block-STM incarnation failed; executing the block sequentially to decide"
                 );
-                let output = execute_sequential(block, view)?;
-                let stats = ExecutionStats {
-                    sequential_blocks: 1,
-                    ..ExecutionStats::sequential(transactions)
-                };
-                Ok(Execution { output, stats })
+                run_sequentially(block, view, |stats| stats.sequential_blocks = 1)
             }
             Err(ParallelError::Engine(reason)) => {
                 FALLBACKS.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%reason, "Block-STM failed; executing the block sequentially instead");
-                let output = execute_sequential(block, view)?;
-                let stats = ExecutionStats {
-                    fallbacks: 1,
-                    ..ExecutionStats::sequential(transactions)
-                };
-                Ok(Execution { output, stats })
+                run_sequentially(block, view, |stats| stats.fallbacks = 1)
             }
         }
     }
+}
+
+/// The oracle's run of `block`, with its counters marked by `mark` (why Block-STM took
+/// the sequential path).
+fn run_sequentially<S: StateView + ?Sized>(
+    block: &Block,
+    view: &S,
+    mark: impl FnOnce(&mut ExecutionStats),
+) -> Result<Execution, BlockError> {
+    let output = execute_sequential(block, view)?;
+    let mut stats = ExecutionStats::sequential(block.transactions().len());
+    mark(&mut stats);
+    Ok(Execution { output, stats })
 }
 
 impl BlockExecutor for BlockStmExecutor {
