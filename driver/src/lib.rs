@@ -13,22 +13,36 @@ mod sync;
 
 use std::hash::Hash;
 
-use mvmemory::{MVMemory, ReadDescriptor, ReadResult, Version};
+pub use mvmemory::{Counter, Write};
+use mvmemory::{DeltaCommit, MVMemory, PredicateRead, ReadDescriptor, ReadResult, Version};
 use scheduler::{Scheduler, Task, TxnIndex};
-use sync::{lock, Mutex};
+use sync::{lock, AtomicBool, Mutex, Ordering};
 
 /// One transaction's speculative view of the block's memory; records its read set.
-#[derive(Debug)]
-pub struct SpeculativeReads<'a, K, V> {
-    memory: &'a MVMemory<K, V>,
+pub struct SpeculativeReads<'a, T: ParallelTask + ?Sized> {
+    memory: &'a MVMemory<T::Key, T::Value>,
+    task: &'a T,
     txn_idx: TxnIndex,
     reads: Vec<ReadDescriptor>,
+    deltas_allowed: bool,
+    delta_reads: u64,
+    predicate_reads: u64,
+}
+
+impl<T: ParallelTask + ?Sized> std::fmt::Debug for SpeculativeReads<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpeculativeReads")
+            .field("txn_idx", &self.txn_idx)
+            .field("reads", &self.reads.len())
+            .field("deltas_allowed", &self.deltas_allowed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a speculative read found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SpeculativeRead<V> {
-    /// A lower transaction wrote this value.
+    /// A lower transaction wrote this value, or lower transactions' deltas add up to it.
     Value(V),
     /// No lower transaction wrote the key: read the state beneath the block.
     NotFound,
@@ -36,22 +50,94 @@ pub enum SpeculativeRead<V> {
     Dependency(TxnIndex),
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> SpeculativeReads<'_, K, V> {
+/// What a speculative predicate read ([`SpeculativeReads::at_least`]) found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpeculativePredicate {
+    /// The counter is at least the threshold (recorded as that predicate).
+    Holds,
+    /// It is not (nothing recorded: read the exact value to say by how much).
+    Fails,
+    /// A lower transaction on the way down was aborted: stop and wait for it.
+    Dependency(TxnIndex),
+}
+
+impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
     /// The transaction this view belongs to.
     pub fn txn_idx(&self) -> TxnIndex {
         self.txn_idx
     }
 
-    /// Reads `key` as of just below this transaction, recording the read.
-    pub fn read(&mut self, key: &K) -> SpeculativeRead<V> {
-        match self
-            .memory
-            .read_recorded(key, self.txn_idx, &mut self.reads)
-        {
-            ReadResult::Value { value, .. } => SpeculativeRead::Value(value),
-            ReadResult::NotFound => SpeculativeRead::NotFound,
-            ReadResult::Dependency { blocking_txn } => SpeculativeRead::Dependency(blocking_txn),
+    /// Whether this execution may write deltas and read predicates. `false` when an
+    /// earlier incarnation's delta did not fit at commit: this one must read and write
+    /// exact values, so that it fails (or not) exactly as sequential execution would.
+    pub fn deltas_allowed(&self) -> bool {
+        self.deltas_allowed
+    }
+
+    /// Reads `key` as of just below this transaction, recording the read. A read
+    /// through deltas that reach the bottom of the block asks the task for the key's
+    /// base ([`ParallelTask::counter_base`]), whose error it returns.
+    pub fn read(&mut self, key: &T::Key) -> Result<SpeculativeRead<T::Value>, T::Error> {
+        loop {
+            return Ok(
+                match self
+                    .memory
+                    .read_recorded(key, self.txn_idx, &mut self.reads)
+                {
+                    ReadResult::Value { value, .. } => SpeculativeRead::Value(value),
+                    ReadResult::Summed { value } => {
+                        self.delta_reads += 1;
+                        SpeculativeRead::Value(value)
+                    }
+                    ReadResult::NotFound => SpeculativeRead::NotFound,
+                    ReadResult::Dependency { blocking_txn } => {
+                        SpeculativeRead::Dependency(blocking_txn)
+                    }
+                    ReadResult::NeedsBase => {
+                        self.provide_base(key)?;
+                        continue;
+                    }
+                },
+            );
         }
+    }
+
+    /// Whether the counter at `key`, as of just below this transaction, is at least
+    /// `threshold`; when it is, the read is recorded as that predicate, which a lower
+    /// transaction's change to the counter does not invalidate unless it takes the
+    /// counter below `threshold`. Asks the task for the key's base when needed.
+    pub fn at_least(
+        &mut self,
+        key: &T::Key,
+        threshold: u64,
+    ) -> Result<SpeculativePredicate, T::Error> {
+        loop {
+            return Ok(
+                match self
+                    .memory
+                    .read_at_least(key, self.txn_idx, threshold, &mut self.reads)
+                {
+                    PredicateRead::Holds => {
+                        self.predicate_reads += 1;
+                        SpeculativePredicate::Holds
+                    }
+                    PredicateRead::Fails => SpeculativePredicate::Fails,
+                    PredicateRead::Dependency { blocking_txn } => {
+                        SpeculativePredicate::Dependency(blocking_txn)
+                    }
+                    PredicateRead::NeedsBase => {
+                        self.provide_base(key)?;
+                        continue;
+                    }
+                },
+            );
+        }
+    }
+
+    fn provide_base(&self, key: &T::Key) -> Result<(), T::Error> {
+        let base = self.task.counter_base(key)?;
+        self.memory.provide_base(key, base);
+        Ok(())
     }
 }
 
@@ -70,14 +156,15 @@ pub enum ExecuteError<E> {
 pub trait ParallelTask: Sync {
     /// A location of state.
     type Key: Eq + Hash + Clone + Send + Sync + 'static;
-    /// What a location holds.
-    type Value: Clone + Send + Sync + 'static;
+    /// What a location holds. Counters among the values can take deltas
+    /// ([`Write::Delta`]).
+    type Value: Counter + Send + Sync + 'static;
     /// A transaction's output besides its writes (its result, fees, …).
     type Output: Send;
     /// An error that ends the block.
     type Error: Send;
-    /// The writes of one execution, keys distinct.
-    type Writes: IntoIterator<Item = (Self::Key, Self::Value)>;
+    /// The writes of one execution (full values or deltas), keys distinct.
+    type Writes: IntoIterator<Item = (Self::Key, Write<Self::Value>)>;
 
     /// Executes transaction `txn_idx`, reading through `reads` (and, where it finds
     /// nothing, the state beneath the block). Must never panic on any values it reads:
@@ -85,8 +172,15 @@ pub trait ParallelTask: Sync {
     fn execute(
         &self,
         txn_idx: TxnIndex,
-        reads: &mut SpeculativeReads<'_, Self::Key, Self::Value>,
+        reads: &mut SpeculativeReads<'_, Self>,
     ) -> ExecuteResult<Self>;
+
+    /// The counter at `key` beneath the block (absent counts as 0), for delta chains and
+    /// predicate reads that reach the bottom of the block. Called at most a few times per
+    /// key and block, only for keys the task writes deltas to or reads as predicates; an
+    /// error (the key holds something that is no counter, storage failed) ends the run
+    /// as [`DriverError::Execution`] of the transaction that needed it.
+    fn counter_base(&self, key: &Self::Key) -> Result<u64, Self::Error>;
 
     /// A scheduling hint: a lower transaction that `txn_idx` almost surely depends on
     /// (in TOS, the same sender's previous transaction, whose nonce it needs). Before
@@ -165,6 +259,21 @@ pub struct DriverStats {
     /// Executions deferred, before they started, until their
     /// [predecessor](ParallelTask::predecessor) had executed.
     pub hint_waits: u64,
+    /// Deltas resolved at commit (one per transaction and key).
+    pub delta_writes: u64,
+    /// Committed deltas whose key a lower transaction wrote after the delta was recorded:
+    /// a read-modify-write there would have been invalidated, so each is an abort the
+    /// delta avoided.
+    pub delta_saves: u64,
+    /// Reads resolved through deltas (summing them) rather than from one version.
+    pub delta_reads: u64,
+    /// Reads recorded as predicates ("at least").
+    pub predicate_reads: u64,
+    /// Validations of a predicate read that held although the counter had changed: each
+    /// would have failed as an exact read.
+    pub predicate_saves: u64,
+    /// Transactions executed again without deltas because a delta did not fit at commit.
+    pub exact_reexecutions: u64,
 }
 
 impl DriverStats {
@@ -176,6 +285,12 @@ impl DriverStats {
         self.aborts += other.aborts;
         self.dependency_waits += other.dependency_waits;
         self.hint_waits += other.hint_waits;
+        self.delta_writes += other.delta_writes;
+        self.delta_saves += other.delta_saves;
+        self.delta_reads += other.delta_reads;
+        self.predicate_reads += other.predicate_reads;
+        self.predicate_saves += other.predicate_saves;
+        self.exact_reexecutions += other.exact_reexecutions;
     }
 }
 
@@ -225,6 +340,8 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     scheduler: Scheduler,
     /// Each transaction's latest output, tagged with the incarnation that produced it.
     outputs: Box<[OutputSlot<T::Output>]>,
+    /// Transactions that must execute without deltas (one of theirs did not fit).
+    exact: Box<[AtomicBool]>,
     /// Locked only by the worker holding the commit role, so never contended.
     sink: Mutex<S>,
     error: Mutex<Option<DriverError<T::Error>>>,
@@ -250,6 +367,7 @@ where
             memory: MVMemory::new(num_txns),
             scheduler: Scheduler::new(num_txns),
             outputs: (0..num_txns).map(|_| Mutex::new(None)).collect(),
+            exact: (0..num_txns).map(|_| AtomicBool::new(false)).collect(),
             sink: Mutex::new(sink),
             error: Mutex::new(None),
         }
@@ -393,13 +511,24 @@ where
             read_buffer.clear();
             let mut reads = SpeculativeReads {
                 memory: &self.memory,
+                task: self.task,
                 txn_idx,
                 reads: std::mem::take(read_buffer),
+                // Set (under the commit role) before the abort that leads here, which
+                // the scheduler's status lock orders before this execution.
+                deltas_allowed: !self.exact[txn_idx as usize].load(Ordering::Relaxed),
+                delta_reads: 0,
+                predicate_reads: 0,
             };
             let result = self.task.execute(txn_idx, &mut reads);
             let SpeculativeReads {
-                reads: read_set, ..
+                reads: read_set,
+                delta_reads,
+                predicate_reads,
+                ..
             } = reads;
+            stats.delta_reads += delta_reads;
+            stats.predicate_reads += predicate_reads;
             match result {
                 Err(ExecuteError::Dependency(blocking_txn)) => {
                     *read_buffer = read_set;
@@ -415,7 +544,7 @@ where
                 }
                 Ok((output, writes)) => {
                     let version = Version::new(txn_idx, incarnation);
-                    let recorded = self.memory.record(version, read_set, writes);
+                    let recorded = self.memory.record_writes(version, read_set, writes);
                     *read_buffer = recorded.spare_read_buffer;
                     // Planted bug (loom models): fold the output when it is produced
                     // rather than when it is final, so aborted incarnations leak into it.
@@ -443,14 +572,46 @@ where
     ) -> Option<Task> {
         stats.validations += 1;
         let epoch = self.scheduler.start_validation();
-        let valid = self.memory.validate_read_set(txn_idx);
-        let aborted = !valid && self.scheduler.try_validation_abort(txn_idx, incarnation);
+        let validation = self.memory.validate(txn_idx);
+        stats.predicate_saves += u64::from(validation.predicate_saves);
+        let aborted =
+            !validation.valid && self.scheduler.try_validation_abort(txn_idx, incarnation);
         if aborted {
             stats.aborts += 1;
             self.memory.convert_writes_to_estimates(txn_idx);
         }
         self.scheduler
             .finish_validation(txn_idx, incarnation, epoch, aborted)
+    }
+
+    /// Resolves the deltas of a committing transaction; `Ok(false)` if one does not fit.
+    fn resolve_deltas(
+        &self,
+        txn_idx: TxnIndex,
+        stats: &mut DriverStats,
+    ) -> Result<bool, DriverError<T::Error>> {
+        loop {
+            match self.memory.commit_deltas(txn_idx) {
+                DeltaCommit::Resolved { deltas, saves } => {
+                    stats.delta_writes += u64::from(deltas);
+                    stats.delta_saves += u64::from(saves);
+                    return Ok(true);
+                }
+                DeltaCommit::OutOfRange { .. } => return Ok(false),
+                DeltaCommit::NeedsBase { key } => {
+                    let base = self
+                        .task
+                        .counter_base(&key)
+                        .map_err(|error| DriverError::Execution { txn_idx, error })?;
+                    self.memory.provide_base(&key, base);
+                }
+                DeltaCommit::Unfinished { txn_idx: lower } => {
+                    return Err(DriverError::Invariant(format!(
+                        "transaction {txn_idx} commits above transaction {lower}'s unfinished entry"
+                    )))
+                }
+            }
+        }
     }
 
     /// Commits every transaction that is ready, in order, if no other worker is doing so.
@@ -463,7 +624,9 @@ where
                 stats.validations += 1;
                 stats.commit_validations += 1;
                 // Every lower transaction is committed, so this validation is definitive.
-                if !self.memory.validate_read_set(candidate.txn_idx) {
+                let validation = self.memory.validate(candidate.txn_idx);
+                stats.predicate_saves += u64::from(validation.predicate_saves);
+                if !validation.valid {
                     if committer.try_abort(candidate) {
                         stats.aborts += 1;
                         self.memory.convert_writes_to_estimates(candidate.txn_idx);
@@ -472,6 +635,28 @@ where
                     }
                     // Another validator aborted it first; it is no longer a candidate.
                     continue;
+                }
+            }
+            // Every lower transaction is committed, so the totals under this one's deltas
+            // are final: resolve them, in block order, and check that they fit.
+            match self.resolve_deltas(candidate.txn_idx, stats) {
+                Ok(true) => {}
+                Ok(false) => {
+                    // A delta does not fit: run the transaction again on exact values,
+                    // so that it fails the way sequential execution fails it.
+                    self.exact[candidate.txn_idx as usize].store(true, Ordering::Relaxed);
+                    if committer.try_abort(candidate) {
+                        stats.aborts += 1;
+                        stats.exact_reexecutions += 1;
+                        self.memory.convert_writes_to_estimates(candidate.txn_idx);
+                        drop(sink);
+                        return committer.finish_abort(candidate);
+                    }
+                    continue;
+                }
+                Err(error) => {
+                    self.fail(error);
+                    return None;
                 }
             }
             if !committer.commit(candidate) {

@@ -17,6 +17,12 @@ pub const MAX_SUPPLY: u64 = 18_400_000 * 100_000_000;
 /// transfer (source balance, destination balance, nonce) so executing allocates nothing.
 pub type WriteSet = SmallVec<[(StateKey, StateValue); 4]>;
 
+/// Balance changes a transaction leaves as commutative deltas instead of values (only
+/// under a view that [defers](crate::vm::VmView::defers) them: Block-STM's, for balances
+/// that many transactions of the block touch). Each key at most once, and never a key of
+/// the [`WriteSet`].
+pub type DeltaSet = SmallVec<[(StateKey, i128); 2]>;
+
 /// Which checked addition overflowed in a failed transaction.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum OverflowKind {
@@ -90,6 +96,9 @@ pub struct TxOutcome {
     pub result: TxResult,
     /// Final values of the keys it writes, each key once; empty when failed.
     pub writes: WriteSet,
+    /// Balance changes left as deltas (see [`DeltaSet`]); empty when failed, and always
+    /// empty under a view that defers nothing (the sequential oracle's, grouping's).
+    pub deltas: DeltaSet,
     /// TOS fee earned by the miner; 0 when failed.
     pub fee: u64,
     /// TOS burned (burns of other assets are not counted); 0 when failed.
@@ -102,6 +111,7 @@ impl TxOutcome {
         Self {
             result: TxResult::Failed(failure),
             writes: WriteSet::new(),
+            deltas: DeltaSet::new(),
             fee: 0,
             burned: 0,
         }

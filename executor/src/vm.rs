@@ -27,6 +27,19 @@
 //! source's configuration, the nonce is incremented, the fee is reported for the miner and
 //! a TOS burn is reported as burned. Zero amounts (possible only in transactions that
 //! block validation would reject) are no-ops: they read and write nothing.
+//!
+//! # Deltas and predicates
+//!
+//! A view may [defer](VmView::defers) a balance: the VM then checks a debit from it as
+//! the predicate "balance ≥ spend" ([`VmView::covers`]) instead of reading it, and leaves
+//! debits and credits there as deltas ([`TxOutcome::deltas`]) instead of values. Rules
+//! 1–4 stay exact (a predicate is exactly rule 4's condition; when it fails, the balance
+//! is read to report it). Rule 5 cannot be checked without the balance, so it moves to
+//! the view's owner: Block-STM checks every delta's total at commit, in block order, and
+//! runs a transaction whose delta does not fit again with nothing deferred. A deferred
+//! credit could also hide rule 5 behind a later failure (a credit to a key that is not
+//! deferred overflows, or the nonce does): so a run that deferred a credit and then
+//! fails is run again with nothing deferred, and only a success keeps its deltas.
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,7 +48,9 @@ use smallvec::SmallVec;
 use storage_adapter::{Asset, Hash, MultisigConfig, StateKey, StateValue, StorageError};
 
 use crate::model::{Payload, Transaction};
-use crate::outcome::{BlockError, OverflowKind, TxFailure, TxOutcome, TxResult, WriteSet};
+use crate::outcome::{
+    BlockError, DeltaSet, OverflowKind, TxFailure, TxOutcome, TxResult, WriteSet,
+};
 
 /// The state a transaction executes against.
 ///
@@ -50,6 +65,21 @@ pub trait VmView {
 
     /// Whether `tx_hash` is marked executed in storage (by an earlier block).
     fn is_executed(&mut self, tx_hash: &Hash) -> Result<bool, Self::Error>;
+
+    /// Whether the VM should change the balance at `key` by deltas instead of reading
+    /// and writing it (see the module documentation). No by default.
+    fn defers(&mut self, key: &StateKey) -> bool {
+        let _ = key;
+        false
+    }
+
+    /// Whether the balance at `key` (a key this view defers) is at least `amount`. A
+    /// view records this as the predicate it is. `false` makes the VM read the balance,
+    /// which is also the default.
+    fn covers(&mut self, key: &StateKey, amount: u64) -> Result<bool, Self::Error> {
+        let _ = (key, amount);
+        Ok(false)
+    }
 }
 
 impl<V: VmView + ?Sized> VmView for &mut V {
@@ -61,6 +91,14 @@ impl<V: VmView + ?Sized> VmView for &mut V {
 
     fn is_executed(&mut self, tx_hash: &Hash) -> Result<bool, Self::Error> {
         (**self).is_executed(tx_hash)
+    }
+
+    fn defers(&mut self, key: &StateKey) -> bool {
+        (**self).defers(key)
+    }
+
+    fn covers(&mut self, key: &StateKey, amount: u64) -> Result<bool, Self::Error> {
+        (**self).covers(key, amount)
     }
 }
 
@@ -114,8 +152,25 @@ pub fn execute_transaction<V: VmView>(
     tx: &Transaction,
     view: &mut V,
 ) -> Result<TxOutcome, VmError<V::Error>> {
+    let (outcome, deferred_a_credit) = execute(tx, view, true)?;
+    if deferred_a_credit && !outcome.result.is_success() {
+        // A deferred credit might have overflowed before the rule that failed: only an
+        // exact run can say which failure is the transaction's.
+        return execute(tx, view, false).map(|(outcome, _)| outcome);
+    }
+    Ok(outcome)
+}
+
+/// One run of the rules; `deltas` lets it defer what the view defers. Also says whether
+/// a credit was deferred.
+fn execute<V: VmView>(
+    tx: &Transaction,
+    view: &mut V,
+    deltas: bool,
+) -> Result<(TxOutcome, bool), VmError<V::Error>> {
+    let failed = |failure| Ok((TxOutcome::failed(failure), false));
     if view.is_executed(tx.hash()).map_err(VmError::Read)? {
-        return Ok(TxOutcome::failed(TxFailure::AlreadyExecuted));
+        return failed(TxFailure::AlreadyExecuted);
     }
 
     let source = *tx.source();
@@ -126,37 +181,40 @@ pub fn execute_transaction<V: VmView>(
         Some(_) => return Err(VmError::InvalidState(nonce_key)),
     };
     if tx.nonce() != nonce {
-        return Ok(TxOutcome::failed(TxFailure::InvalidNonce {
+        return failed(TxFailure::InvalidNonce {
             expected: nonce,
             got: tx.nonce(),
-        }));
+        });
     }
 
     let spending = match spending(tx) {
         Ok(spending) => spending,
-        Err(asset) => {
-            return Ok(TxOutcome::failed(TxFailure::Overflow(
-                OverflowKind::Spending { asset },
-            )))
-        }
+        Err(asset) => return failed(TxFailure::Overflow(OverflowKind::Spending { asset })),
     };
 
     // The write set is also the transaction's overlay: every key read below is written,
     // so a second use of a key finds it here instead of reading the view again.
+    // Deferred balances go to `changes` instead, as deltas: the two never share a key.
     let mut writes = WriteSet::new();
+    let mut changes = DeltaSet::new();
     for &(asset, needed) in &spending {
         let key = StateKey::Balance(source, asset);
+        if deltas && view.defers(&key) && view.covers(&key, needed).map_err(VmError::Read)? {
+            changes.push((key, -i128::from(needed)));
+            continue;
+        }
         let available = read_balance(view, &key)?;
         let Some(remaining) = available.checked_sub(needed) else {
-            return Ok(TxOutcome::failed(TxFailure::InsufficientFunds {
+            return failed(TxFailure::InsufficientFunds {
                 asset,
                 needed,
                 available,
-            }));
+            });
         };
         writes.push((key, StateValue::Balance(remaining)));
     }
 
+    let mut deferred_a_credit = false;
     let mut burned = 0;
     match tx.payload() {
         Payload::Transfers(transfers) => {
@@ -166,20 +224,31 @@ pub fn execute_transaction<V: VmView>(
                     destination: transfer.destination,
                     asset: transfer.asset,
                 });
+                let fails = (TxOutcome::failed(overflow), deferred_a_credit);
+                if let Some((_, change)) = changes.iter_mut().find(|(changed, _)| *changed == key) {
+                    // At most a few `u64`s summed: no `i128` overflow.
+                    *change += i128::from(transfer.amount);
+                    deferred_a_credit = true;
+                    continue;
+                }
                 match writes.iter_mut().find(|(written, _)| *written == key) {
                     Some((_, StateValue::Balance(current))) => {
                         match current.checked_add(transfer.amount) {
                             Some(credited) => *current = credited,
-                            None => return Ok(TxOutcome::failed(overflow)),
+                            None => return Ok(fails),
                         }
                     }
                     // Only balances are written at balance keys above; kept as an error
                     // rather than a panic all the same.
                     Some((key, _)) => return Err(VmError::InvalidState(*key)),
+                    None if deltas && view.defers(&key) => {
+                        changes.push((key, i128::from(transfer.amount)));
+                        deferred_a_credit = true;
+                    }
                     None => {
                         let current = read_balance(view, &key)?;
                         let Some(credited) = current.checked_add(transfer.amount) else {
-                            return Ok(TxOutcome::failed(overflow));
+                            return Ok(fails);
                         };
                         writes.push((key, StateValue::Balance(credited)));
                     }
@@ -210,16 +279,23 @@ pub fn execute_transaction<V: VmView>(
     }
 
     let Some(next_nonce) = nonce.checked_add(1) else {
-        return Ok(TxOutcome::failed(TxFailure::Overflow(OverflowKind::Nonce)));
+        return Ok((
+            TxOutcome::failed(TxFailure::Overflow(OverflowKind::Nonce)),
+            deferred_a_credit,
+        ));
     };
     writes.push((nonce_key, StateValue::Nonce(next_nonce)));
 
-    Ok(TxOutcome {
-        result: TxResult::Success,
-        writes,
-        fee: tx.fee(),
-        burned,
-    })
+    Ok((
+        TxOutcome {
+            result: TxResult::Success,
+            writes,
+            deltas: changes,
+            fee: tx.fee(),
+            burned,
+        },
+        deferred_a_credit,
+    ))
 }
 
 /// Sums what `tx` spends per asset (fee in TOS first, then transfers and burn in payload

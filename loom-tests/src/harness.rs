@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use blockstm_driver::{
     BlockRun, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, SpeculativeRead,
-    SpeculativeReads,
+    SpeculativeReads, Write,
 };
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
@@ -143,18 +143,29 @@ impl ParallelTask for MockBlock {
     type Value = u64;
     type Output = MockOutput;
     type Error = String;
-    type Writes = Vec<(Key, u64)>;
+    type Writes = Vec<(Key, Write<u64>)>;
 
     fn execute(
         &self,
         txn_idx: u32,
-        reads: &mut SpeculativeReads<'_, Key, u64>,
-    ) -> Result<(MockOutput, Vec<(Key, u64)>), ExecuteError<String>> {
-        self.run(txn_idx as usize, |key| match reads.read(&key) {
-            SpeculativeRead::Value(value) => Ok(value),
-            SpeculativeRead::NotFound => Ok(self.base(key)),
-            SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
-        })
+        reads: &mut SpeculativeReads<'_, Self>,
+    ) -> Result<(MockOutput, Vec<(Key, Write<u64>)>), ExecuteError<String>> {
+        let (output, writes) = self.run(txn_idx as usize, |key| {
+            match reads.read(&key).map_err(ExecuteError::Fatal)? {
+                SpeculativeRead::Value(value) => Ok(value),
+                SpeculativeRead::NotFound => Ok(self.base(key)),
+                SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
+            }
+        })?;
+        let writes = writes
+            .into_iter()
+            .map(|(key, value)| (key, Write::Value(value)))
+            .collect();
+        Ok((output, writes))
+    }
+
+    fn counter_base(&self, key: &Key) -> Result<u64, String> {
+        Ok(self.base(*key))
     }
 
     fn predecessor(&self, txn_idx: u32) -> Option<u32> {

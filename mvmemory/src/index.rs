@@ -31,12 +31,16 @@ use crate::TxnIndex;
 #[derive(Debug)]
 pub(crate) struct Versions<E> {
     entries: SmallVec<[(TxnIndex, E); 2]>,
+    /// The key's value beneath the block, as a counter, once a delta chain needed it
+    /// (state beneath the block never changes during it, so it is cached for good).
+    pub(crate) base: Option<u64>,
 }
 
 impl<E> Default for Versions<E> {
     fn default() -> Self {
         Self {
             entries: SmallVec::new(),
+            base: None,
         }
     }
 }
@@ -61,6 +65,20 @@ impl<E> Versions<E> {
         };
         end.checked_sub(1)
             .and_then(|at| self.entries.get(at))
+            .map(|(writer, entry)| (*writer, entry))
+    }
+
+    /// The entries written by transactions below `txn_idx`, highest first.
+    pub(crate) fn iter_below(
+        &self,
+        txn_idx: TxnIndex,
+    ) -> impl Iterator<Item = (TxnIndex, &E)> + '_ {
+        let end = match self.position(txn_idx) {
+            Ok(at) | Err(at) => at,
+        };
+        self.entries[..end]
+            .iter()
+            .rev()
             .map(|(writer, entry)| (*writer, entry))
     }
 

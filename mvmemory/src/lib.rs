@@ -30,6 +30,17 @@
 //! assert!(!memory.validate_read_set(2));
 //! ```
 //!
+//! # Deltas and predicates
+//!
+//! Besides full values, a transaction may write a [`Write::Delta`]: an addition to a
+//! counter (a balance) that needs no read of it, so that credits to one hot account do
+//! not conflict (see the `delta` module). A read through deltas is validated by the value
+//! it resolved to, not by who wrote it. A transaction that needs only to know that a
+//! counter is at least some amount (a debit) reads it with [`MVMemory::read_at_least`],
+//! and its read stays valid while that holds, however the counter changes. Deltas are
+//! resolved, and their totals range-checked, by [`MVMemory::commit_deltas`] as their
+//! writer commits, in block order.
+//!
 //! # Keys and ids
 //!
 //! The first read or write of a key in a block gives it a slot and a [`KeyId`]; read and
@@ -51,11 +62,14 @@
 //! happens-before sense, which the scheduler's SeqCst epoch counter provides — sees the
 //! recorded writes and none of the removed ones.
 
+mod delta;
 mod index;
 mod sync;
 
 use std::hash::Hash;
 
+use delta::{resolve, stamp, Resolution};
+pub use delta::{Counter, Write};
 pub use index::KeyId;
 use index::KeyIndex;
 use smallvec::SmallVec;
@@ -90,6 +104,16 @@ impl Version {
 enum Entry<V> {
     /// A value written by the given incarnation.
     Value { incarnation: Incarnation, value: V },
+    /// An addition to the counter below, written by the given incarnation.
+    Delta {
+        incarnation: Incarnation,
+        delta: i128,
+        /// The key's nearest lower entry when the delta was recorded (for statistics).
+        below_at_write: Option<Version>,
+        /// The key's value after this delta, set when the writer commits (and then
+        /// final: a committed transaction never runs again). Reads below stop here.
+        resolved: Option<u64>,
+    },
     /// The writer was aborted: its next incarnation will likely write here again.
     Estimate,
 }
@@ -104,22 +128,61 @@ pub enum ReadResult<V> {
         /// What was written.
         value: V,
     },
-    /// The highest writer below `j` was aborted; `j` must wait for it to re-execute.
+    /// The highest write below `j` is a delta: this is the counter value the deltas
+    /// below `j` add up to (clamped to `u64` if a speculative state pushed it outside;
+    /// such a read never validates).
+    Summed {
+        /// The resolved value.
+        value: V,
+    },
+    /// The highest writer below `j` (or one on the way down a delta chain) was
+    /// aborted; `j` must wait for it to re-execute.
     Dependency {
         /// The aborted writer.
         blocking_txn: TxnIndex,
     },
     /// No transaction below `j` wrote the key: the caller reads storage.
     NotFound,
+    /// The deltas below `j` reach the bottom of the block and the key's base value is
+    /// not known yet: give it with [`MVMemory::provide_base`] and read again.
+    NeedsBase,
 }
 
-/// Where a recorded read was answered from.
+/// What a predicate read ([`MVMemory::read_at_least`]) finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PredicateRead {
+    /// The counter is at least the threshold; recorded as that predicate.
+    Holds,
+    /// It is below the threshold (or not a counter); nothing recorded: the caller reads
+    /// the exact value if it needs it.
+    Fails,
+    /// An aborted writer lies on the way down; wait for it.
+    Dependency {
+        /// The aborted writer.
+        blocking_txn: TxnIndex,
+    },
+    /// The key's base value is needed ([`MVMemory::provide_base`]) first.
+    NeedsBase,
+}
+
+/// Where a recorded read was answered from, and so what its validation checks.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReadOrigin {
     /// A version in this memory.
     MultiVersion(Version),
     /// Nothing below the reader had written the key, so the caller read storage.
     Storage,
+    /// Deltas below the reader added up to this value; valid while they still do.
+    Total(u64),
+    /// The counter was at least `threshold` (it was `seen`); valid while it still is.
+    AtLeast {
+        /// The predicate's bound.
+        threshold: u64,
+        /// The value when read (for statistics only).
+        seen: u64,
+    },
+    /// The deltas added up to no `u64` (a speculative state): never valid.
+    Inconsistent,
 }
 
 /// One entry of a read set: a key and where its value came from.
@@ -142,24 +205,79 @@ pub struct RecordOutcome {
     pub spare_read_buffer: Vec<ReadDescriptor>,
 }
 
-/// The block ended with an ESTIMATE still in memory: an engine bug, never an input error.
+/// The block ended with an entry that only a running block may hold: an ESTIMATE, or a
+/// delta its writer's commit did not resolve. An engine bug, never an input error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EstimateAtEnd {
+pub enum UnfinishedAtEnd {
     /// The transaction whose ESTIMATE remained.
-    pub txn_idx: TxnIndex,
+    Estimate {
+        /// The transaction.
+        txn_idx: TxnIndex,
+    },
+    /// The transaction whose delta was never resolved.
+    UnresolvedDelta {
+        /// The transaction.
+        txn_idx: TxnIndex,
+    },
 }
 
-impl std::fmt::Display for EstimateAtEnd {
+impl std::fmt::Display for UnfinishedAtEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "transaction {} left an ESTIMATE at the end of the block",
-            self.txn_idx
-        )
+        match self {
+            UnfinishedAtEnd::Estimate { txn_idx } => write!(
+                f,
+                "transaction {txn_idx} left an ESTIMATE at the end of the block"
+            ),
+            UnfinishedAtEnd::UnresolvedDelta { txn_idx } => write!(
+                f,
+                "transaction {txn_idx} left an unresolved delta at the end of the block"
+            ),
+        }
     }
 }
 
-impl std::error::Error for EstimateAtEnd {}
+impl std::error::Error for UnfinishedAtEnd {}
+
+/// What [`MVMemory::validate`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Validation {
+    /// Every read still resolves as it did.
+    pub valid: bool,
+    /// Predicate reads that held although the counter had changed since it was read:
+    /// each would have failed as an exact read (an abort avoided, if `valid`).
+    pub predicate_saves: u32,
+}
+
+/// What [`MVMemory::commit_deltas`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeltaCommit<K> {
+    /// Every delta of the transaction is resolved.
+    Resolved {
+        /// How many it wrote.
+        deltas: u32,
+        /// How many of them a lower transaction wrote under after they were recorded: an
+        /// exact read-modify-write there would have been invalidated.
+        saves: u32,
+    },
+    /// A delta's total does not fit a `u64` (or lands on a value that is not a
+    /// counter): the transaction must be executed again without deltas, so that it
+    /// fails exactly as sequential execution would.
+    OutOfRange {
+        /// The key.
+        key: K,
+    },
+    /// The base value of this key is needed ([`MVMemory::provide_base`]) first.
+    NeedsBase {
+        /// The key.
+        key: K,
+    },
+    /// A lower transaction's entry is not final although every lower transaction has
+    /// committed: an engine bug.
+    Unfinished {
+        /// The lower transaction.
+        txn_idx: TxnIndex,
+    },
+}
 
 /// Per-transaction bookkeeping, each behind its own mutex so transactions never contend.
 ///
@@ -197,7 +315,7 @@ impl<K, V> std::fmt::Debug for MVMemory<K, V> {
 impl<K, V> MVMemory<K, V>
 where
     K: Eq + Hash + Clone,
-    V: Clone,
+    V: Counter,
 {
     /// An empty memory for a block of `num_txns` transactions.
     pub fn new(num_txns: usize) -> Self {
@@ -228,13 +346,14 @@ where
     /// [`MVMemory::read_recorded`].
     pub fn read(&self, key: &K, txn_idx: TxnIndex) -> ReadResult<V> {
         match self.index.find(key) {
-            Some(id) => self.read_id(id, txn_idx),
+            Some(id) => self.read_id(id, txn_idx).0,
             None => ReadResult::NotFound,
         }
     }
 
     /// What transaction `txn_idx` reads at `key`, appending the read to `reads` (its read
-    /// set in the making) unless it is a dependency, which ends the incarnation instead.
+    /// set in the making) unless it is a dependency or needs a base value, which end or
+    /// repeat the read instead.
     pub fn read_recorded(
         &self,
         key: &K,
@@ -245,40 +364,136 @@ where
         // find a lower writer that arrives later, and the key is usually written by this
         // very transaction next.
         let id = self.index.intern(key);
-        let result = self.read_id(id, txn_idx);
-        let origin = match &result {
-            ReadResult::Value { version, .. } => ReadOrigin::MultiVersion(*version),
-            ReadResult::NotFound => ReadOrigin::Storage,
-            ReadResult::Dependency { .. } => return result,
-        };
-        reads.push(ReadDescriptor { key: id, origin });
+        let (result, origin) = self.read_id(id, txn_idx);
+        if let Some(origin) = origin {
+            reads.push(ReadDescriptor { key: id, origin });
+        }
         result
     }
 
-    fn read_id(&self, id: KeyId, txn_idx: TxnIndex) -> ReadResult<V> {
-        self.index
-            .with_slot(id, |slot| match lock(&slot.versions).below(txn_idx) {
-                Some((writer, Entry::Value { incarnation, value })) => ReadResult::Value {
-                    version: Version::new(writer, *incarnation),
-                    value: value.clone(),
+    /// The read and, unless it is a dependency or needs a base, how to validate it.
+    fn read_id(&self, id: KeyId, txn_idx: TxnIndex) -> (ReadResult<V>, Option<ReadOrigin>) {
+        self.index.with_slot(id, |slot| {
+            let versions = lock(&slot.versions);
+            match versions.below(txn_idx) {
+                Some((writer, Entry::Value { incarnation, value })) => {
+                    let version = Version::new(writer, *incarnation);
+                    (
+                        ReadResult::Value {
+                            version,
+                            value: value.clone(),
+                        },
+                        Some(ReadOrigin::MultiVersion(version)),
+                    )
+                }
+                Some((writer, Entry::Estimate)) => (
+                    ReadResult::Dependency {
+                        blocking_txn: writer,
+                    },
+                    None,
+                ),
+                None => (ReadResult::NotFound, Some(ReadOrigin::Storage)),
+                Some((_, Entry::Delta { .. })) => match resolve(&versions, txn_idx) {
+                    Resolution::Total { total, .. } => {
+                        let (count, origin) = match u64::try_from(total) {
+                            Ok(count) => (count, ReadOrigin::Total(count)),
+                            Err(_) if total < 0 => (0, ReadOrigin::Inconsistent),
+                            Err(_) => (u64::MAX, ReadOrigin::Inconsistent),
+                        };
+                        (
+                            ReadResult::Summed {
+                                value: V::from_count(count),
+                            },
+                            Some(origin),
+                        )
+                    }
+                    Resolution::Dependency(blocking_txn) => {
+                        (ReadResult::Dependency { blocking_txn }, None)
+                    }
+                    Resolution::NeedsBase => (ReadResult::NeedsBase, None),
+                    // Only a corrupt state puts a delta on top of a value that is not a
+                    // counter; the read never validates, and the delta's writer is
+                    // re-executed without deltas when it commits (`commit_deltas`).
+                    Resolution::NotACounter => (
+                        ReadResult::Summed {
+                            value: V::from_count(0),
+                        },
+                        Some(ReadOrigin::Inconsistent),
+                    ),
                 },
-                Some((writer, Entry::Estimate)) => ReadResult::Dependency {
-                    blocking_txn: writer,
-                },
-                None => ReadResult::NotFound,
-            })
+            }
+        })
     }
 
-    /// Where a read by `txn_idx` at `id` would come from now, without cloning the value.
-    fn origin_now(&self, id: KeyId, txn_idx: TxnIndex) -> Option<ReadOrigin> {
-        self.index
-            .with_slot(id, |slot| match lock(&slot.versions).below(txn_idx) {
-                Some((writer, Entry::Value { incarnation, .. })) => {
-                    Some(ReadOrigin::MultiVersion(Version::new(writer, *incarnation)))
+    /// Whether the counter that transaction `txn_idx` sees at `key` is at least
+    /// `threshold`. When it is, the read is recorded as that predicate: it stays valid
+    /// while the counter stays at or above `threshold`, so a lower transaction that
+    /// changes the counter without taking it below does not invalidate it.
+    pub fn read_at_least(
+        &self,
+        key: &K,
+        txn_idx: TxnIndex,
+        threshold: u64,
+        reads: &mut Vec<ReadDescriptor>,
+    ) -> PredicateRead {
+        let id = self.index.intern(key);
+        let resolution = self
+            .index
+            .with_slot(id, |slot| resolve(&lock(&slot.versions), txn_idx));
+        match resolution {
+            Resolution::Total { total, .. } if total >= i128::from(threshold) => {
+                let seen = u64::try_from(total).unwrap_or(u64::MAX);
+                reads.push(ReadDescriptor {
+                    key: id,
+                    origin: ReadOrigin::AtLeast { threshold, seen },
+                });
+                PredicateRead::Holds
+            }
+            Resolution::Total { .. } | Resolution::NotACounter => PredicateRead::Fails,
+            Resolution::Dependency(blocking_txn) => PredicateRead::Dependency { blocking_txn },
+            Resolution::NeedsBase => PredicateRead::NeedsBase,
+        }
+    }
+
+    /// Gives the memory `key`'s value beneath the block, as a counter, for delta chains
+    /// and predicates that reach the bottom of the block. State beneath the block never
+    /// changes during it, so the first value given is kept.
+    pub fn provide_base(&self, key: &K, base: u64) {
+        let id = self.index.intern(key);
+        self.index.with_slot(id, |slot| {
+            lock(&slot.versions).base.get_or_insert(base);
+        });
+    }
+
+    /// Whether a read with `origin` by `txn_idx` at `id` still resolves as it did:
+    /// `None` if not, `Some(true)` if it holds only as a predicate (the exact value
+    /// changed).
+    fn check(&self, id: KeyId, txn_idx: TxnIndex, origin: ReadOrigin) -> Option<bool> {
+        self.index.with_slot(id, |slot| {
+            let versions = lock(&slot.versions);
+            let holds = match origin {
+                ReadOrigin::MultiVersion(version) => matches!(
+                    versions.below(txn_idx),
+                    Some((writer, Entry::Value { incarnation, .. }))
+                        if Version::new(writer, *incarnation) == version
+                ),
+                ReadOrigin::Storage => versions.below(txn_idx).is_none(),
+                ReadOrigin::Total(count) => matches!(
+                    resolve(&versions, txn_idx),
+                    Resolution::Total { total, .. } if total == i128::from(count)
+                ),
+                ReadOrigin::AtLeast { threshold, seen } => {
+                    return match resolve(&versions, txn_idx) {
+                        Resolution::Total { total, .. } if total >= i128::from(threshold) => {
+                            Some(total != i128::from(seen))
+                        }
+                        _ => None,
+                    };
                 }
-                Some((_, Entry::Estimate)) => None,
-                None => Some(ReadOrigin::Storage),
-            })
+                ReadOrigin::Inconsistent => false,
+            };
+            holds.then_some(false)
+        })
     }
 
     /// The id of a key the transaction is writing: found among the first reads of its
@@ -292,9 +507,9 @@ where
             .unwrap_or_else(|| self.index.intern(key))
     }
 
-    /// Records a finished incarnation: its writes become visible to higher transactions,
-    /// entries it no longer writes (left by its previous incarnation) disappear, and its
-    /// read set replaces the previous one.
+    /// Records a finished incarnation that wrote only full values: its writes become
+    /// visible to higher transactions, entries it no longer writes (left by its previous
+    /// incarnation) disappear, and its read set replaces the previous one.
     ///
     /// Writes must have distinct keys.
     pub fn record(
@@ -303,17 +518,42 @@ where
         reads: Vec<ReadDescriptor>,
         writes: impl IntoIterator<Item = (K, V)>,
     ) -> RecordOutcome {
+        self.record_writes(
+            version,
+            reads,
+            writes
+                .into_iter()
+                .map(|(key, value)| (key, Write::Value(value))),
+        )
+    }
+
+    /// [`MVMemory::record`] for writes that may be deltas.
+    pub fn record_writes(
+        &self,
+        version: Version,
+        reads: Vec<ReadDescriptor>,
+        writes: impl IntoIterator<Item = (K, Write<V>)>,
+    ) -> RecordOutcome {
         let mut sets = lock(self.sets(version.txn_idx));
         let previous = std::mem::take(&mut sets.written);
         let mut wrote_new_location = false;
-        for (key, value) in writes {
+        for (key, write) in writes {
             let id = self.write_id(&key, &reads);
-            let entry = Entry::Value {
-                incarnation: version.incarnation,
-                value,
-            };
             self.index.with_slot(id, |slot| {
-                lock(&slot.versions).insert(version.txn_idx, entry);
+                let mut versions = lock(&slot.versions);
+                let entry = match write {
+                    Write::Value(value) => Entry::Value {
+                        incarnation: version.incarnation,
+                        value,
+                    },
+                    Write::Delta(delta) => Entry::Delta {
+                        incarnation: version.incarnation,
+                        delta,
+                        below_at_write: stamp(versions.below(version.txn_idx)),
+                        resolved: None,
+                    },
+                };
+                versions.insert(version.txn_idx, entry);
             });
             wrote_new_location |= !previous.contains(&id);
             sets.written.push(id);
@@ -354,17 +594,104 @@ where
     }
 
     /// Whether every read of the last recorded incarnation of `txn_idx` would still
-    /// resolve to the same version (or still to storage). An ESTIMATE fails validation.
+    /// resolve as it did: to the same version (or still to storage), to the same total
+    /// through deltas, or, for a predicate, to a counter that still satisfies it. An
+    /// ESTIMATE fails validation.
     pub fn validate_read_set(&self, txn_idx: TxnIndex) -> bool {
+        self.validate(txn_idx).valid
+    }
+
+    /// [`MVMemory::validate_read_set`], counting the predicate reads that held only as
+    /// predicates.
+    pub fn validate(&self, txn_idx: TxnIndex) -> Validation {
         let sets = lock(self.sets(txn_idx));
-        sets.reads
-            .iter()
-            .all(|read| self.origin_now(read.key, txn_idx) == Some(read.origin))
+        let mut predicate_saves = 0;
+        for read in sets.reads.iter() {
+            match self.check(read.key, txn_idx, read.origin) {
+                None => {
+                    return Validation {
+                        valid: false,
+                        predicate_saves,
+                    }
+                }
+                Some(saved) => predicate_saves += u32::from(saved),
+            }
+        }
+        Validation {
+            valid: true,
+            predicate_saves,
+        }
+    }
+
+    /// Resolves the deltas of `txn_idx`, which is committing: every transaction below it
+    /// has committed, so the value under each of its deltas is final, and so is the
+    /// total. Each total is checked to fit a `u64` and kept in the entry, where later
+    /// reads stop instead of walking further down.
+    ///
+    /// On [`DeltaCommit::NeedsBase`], provide the base and call again; deltas resolved
+    /// by the first call stay resolved.
+    pub fn commit_deltas(&self, txn_idx: TxnIndex) -> DeltaCommit<K> {
+        let sets = lock(self.sets(txn_idx));
+        let mut deltas = 0;
+        let mut saves = 0;
+        for id in sets.written.iter() {
+            let step = self.index.with_slot(*id, |slot| {
+                let mut versions = lock(&slot.versions);
+                let below = resolve(&versions, txn_idx);
+                let now_below = stamp(versions.below(txn_idx));
+                let Some(Entry::Delta {
+                    delta,
+                    below_at_write,
+                    resolved,
+                    ..
+                }) = versions.get_mut(txn_idx)
+                else {
+                    return Ok(None);
+                };
+                if resolved.is_some() {
+                    // Resolved by an earlier call that stopped at a missing base.
+                    return Ok(Some(false));
+                }
+                let total = match below {
+                    Resolution::Total { total, .. } => total + *delta,
+                    Resolution::NotACounter => {
+                        return Err(DeltaCommit::OutOfRange {
+                            key: slot.key.clone(),
+                        })
+                    }
+                    Resolution::NeedsBase => {
+                        return Err(DeltaCommit::NeedsBase {
+                            key: slot.key.clone(),
+                        })
+                    }
+                    Resolution::Dependency(txn_idx) => {
+                        return Err(DeltaCommit::Unfinished { txn_idx })
+                    }
+                };
+                let Ok(total) = u64::try_from(total) else {
+                    return Err(DeltaCommit::OutOfRange {
+                        key: slot.key.clone(),
+                    });
+                };
+                *resolved = Some(total);
+                Ok(Some(*below_at_write != now_below))
+            });
+            match step {
+                Ok(Some(saved)) => {
+                    deltas += 1;
+                    saves += u32::from(saved);
+                }
+                Ok(None) => {}
+                Err(outcome) => return outcome,
+            }
+        }
+        DeltaCommit::Resolved { deltas, saves }
     }
 
     /// The final value of every key written in the block (unsorted). Call once every
-    /// transaction has committed; an ESTIMATE left behind is an engine bug.
-    pub fn snapshot(&self) -> Result<Vec<(K, V)>, EstimateAtEnd> {
+    /// transaction has committed; an ESTIMATE or unresolved delta left behind is an
+    /// engine bug.
+    pub fn snapshot(&self) -> Result<Vec<(K, V)>, UnfinishedAtEnd> {
         let mut out = Vec::new();
         let mut error = None;
         self.index
@@ -372,7 +699,19 @@ where
                 Some((_, Entry::Value { value, .. })) => {
                     out.push((slot.key.clone(), value.clone()));
                 }
-                Some((txn_idx, Entry::Estimate)) => error = Some(EstimateAtEnd { txn_idx }),
+                Some((
+                    _,
+                    Entry::Delta {
+                        resolved: Some(total),
+                        ..
+                    },
+                )) => out.push((slot.key.clone(), V::from_count(*total))),
+                Some((txn_idx, Entry::Delta { resolved: None, .. })) => {
+                    error = Some(UnfinishedAtEnd::UnresolvedDelta { txn_idx });
+                }
+                Some((txn_idx, Entry::Estimate)) => {
+                    error = Some(UnfinishedAtEnd::Estimate { txn_idx });
+                }
                 None => {}
             });
         match error {

@@ -125,7 +125,7 @@ fn snapshot_gives_highest_writer_and_rejects_leftover_estimates() {
     snap.sort();
     assert_eq!(snap, vec![(1, 9), (2, 5)]);
     m.convert_writes_to_estimates(2);
-    assert_eq!(m.snapshot(), Err(EstimateAtEnd { txn_idx: 2 }));
+    assert_eq!(m.snapshot(), Err(UnfinishedAtEnd::Estimate { txn_idx: 2 }));
 }
 
 #[test]
@@ -200,4 +200,230 @@ fn writes_of_keys_read_earlier_and_of_new_keys_land_on_the_right_key() {
         "read-only keys stay empty"
     );
     assert!(m.validate_read_set(1));
+}
+
+fn delta(d: i128) -> Write<u64> {
+    Write::Delta(d)
+}
+
+fn value(v: u64) -> Write<u64> {
+    Write::Value(v)
+}
+
+#[test]
+fn deltas_sum_down_to_a_value_or_the_base() {
+    let m = mem(6);
+    m.record_writes(Version::new(1, 0), vec![], [(7, delta(5))]);
+    m.record_writes(Version::new(3, 0), vec![], [(7, delta(-2))]);
+    // Nothing known below the deltas yet: the caller must give the base first.
+    assert_eq!(m.read(&7, 4), ReadResult::NeedsBase);
+    let mut reads = Vec::new();
+    assert_eq!(m.read_recorded(&7, 4, &mut reads), ReadResult::NeedsBase);
+    assert!(
+        reads.is_empty(),
+        "a read that needs the base is not recorded"
+    );
+    m.provide_base(&7, 100);
+    m.provide_base(&7, 999); // the first base given stays
+    assert_eq!(m.read(&7, 4), ReadResult::Summed { value: 103 });
+    assert_eq!(m.read(&7, 2), ReadResult::Summed { value: 105 });
+    assert_eq!(
+        m.read(&7, 1),
+        ReadResult::NotFound,
+        "the base is the caller's to read"
+    );
+    // A full value in between cuts the chain.
+    m.record(Version::new(2, 0), vec![], [(7, 40)]);
+    assert_eq!(m.read(&7, 4), ReadResult::Summed { value: 38 });
+    assert_eq!(
+        m.read(&7, 3),
+        ReadResult::Value {
+            version: Version::new(2, 0),
+            value: 40
+        }
+    );
+    // An ESTIMATE on the way down is a dependency.
+    m.convert_writes_to_estimates(2);
+    assert_eq!(m.read(&7, 4), ReadResult::Dependency { blocking_txn: 2 });
+}
+
+#[test]
+fn a_summed_read_validates_by_its_total() {
+    let m = mem(5);
+    m.provide_base(&1, 10);
+    m.record_writes(Version::new(0, 0), vec![], [(1, delta(3))]);
+    let mut reads = Vec::new();
+    assert_eq!(
+        m.read_recorded(&1, 4, &mut reads),
+        ReadResult::Summed { value: 13 }
+    );
+    assert_eq!(reads[0].origin, ReadOrigin::Total(13));
+    m.record(Version::new(4, 0), reads, []);
+    assert!(m.validate_read_set(4));
+    // Another delta below changes the total: invalid.
+    m.record_writes(Version::new(2, 0), vec![], [(1, delta(1))]);
+    assert!(!m.validate_read_set(4));
+    // Re-executed with the same total (a +1 and a -1): valid again, by value.
+    m.record_writes(Version::new(3, 0), vec![], [(1, delta(-1))]);
+    assert!(m.validate_read_set(4));
+}
+
+#[test]
+fn credits_below_a_debit_predicate_do_not_invalidate_it() {
+    let m = mem(5);
+    m.provide_base(&1, 10);
+    let mut reads = Vec::new();
+    assert_eq!(m.read_at_least(&1, 3, 8, &mut reads), PredicateRead::Holds);
+    assert_eq!(m.read_at_least(&1, 3, 11, &mut reads), PredicateRead::Fails);
+    assert_eq!(reads.len(), 1, "a failed predicate is not recorded");
+    m.record_writes(Version::new(3, 0), reads, [(1, delta(-8))]);
+    assert_eq!(
+        m.validate(3),
+        Validation {
+            valid: true,
+            predicate_saves: 0
+        }
+    );
+    // A credit below: the balance changed, the predicate still holds.
+    m.record_writes(Version::new(1, 0), vec![], [(1, delta(50))]);
+    assert_eq!(
+        m.validate(3),
+        Validation {
+            valid: true,
+            predicate_saves: 1
+        }
+    );
+    // A debit below that leaves too little: invalid.
+    m.record_writes(Version::new(2, 0), vec![], [(1, delta(-55))]);
+    assert!(!m.validate_read_set(3));
+    // Predicates see full values too.
+    m.record(Version::new(2, 0), vec![], [(1, 8)]);
+    assert!(m.validate_read_set(3));
+    m.convert_writes_to_estimates(2);
+    assert!(!m.validate_read_set(3), "an ESTIMATE fails a predicate");
+    assert_eq!(
+        m.read_at_least(&1, 3, 1, &mut Vec::new()),
+        PredicateRead::Dependency { blocking_txn: 2 }
+    );
+}
+
+#[test]
+fn commit_resolves_deltas_in_order_and_catches_overflow() {
+    let m = mem(4);
+    m.record_writes(Version::new(0, 0), vec![], [(1, delta(5)), (2, value(1))]);
+    m.record_writes(
+        Version::new(1, 0),
+        vec![],
+        [(1, delta(i128::from(u64::MAX)))],
+    );
+    m.record_writes(Version::new(2, 0), vec![], [(1, delta(-3))]);
+    assert_eq!(m.commit_deltas(0), DeltaCommit::NeedsBase { key: 1 });
+    m.provide_base(&1, 0);
+    assert_eq!(
+        m.commit_deltas(0),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 0
+        }
+    );
+    // 5 + u64::MAX does not fit: the transaction must run again without deltas.
+    assert_eq!(m.commit_deltas(1), DeltaCommit::OutOfRange { key: 1 });
+    m.record(Version::new(1, 1), vec![], [(3, 3)]);
+    // Transaction 2's delta was recorded above 1's, which has since been replaced.
+    assert_eq!(
+        m.commit_deltas(1),
+        DeltaCommit::Resolved {
+            deltas: 0,
+            saves: 0
+        }
+    );
+    assert_eq!(
+        m.commit_deltas(2),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 1
+        }
+    );
+    // Resolved deltas end the walk: no base needed above them any more.
+    assert_eq!(m.read(&1, 3), ReadResult::Summed { value: 2 });
+    let mut snap = m.snapshot().expect("all resolved");
+    snap.sort();
+    assert_eq!(snap, vec![(1, 2), (2, 1), (3, 3)]);
+}
+
+#[test]
+fn an_unresolved_delta_at_the_end_is_reported() {
+    let m = mem(2);
+    m.record_writes(Version::new(1, 0), vec![], [(1, delta(5))]);
+    assert_eq!(
+        m.snapshot(),
+        Err(UnfinishedAtEnd::UnresolvedDelta { txn_idx: 1 })
+    );
+}
+
+#[test]
+fn speculative_totals_outside_u64_never_validate() {
+    let m = mem(3);
+    m.provide_base(&1, 1);
+    m.record_writes(Version::new(0, 0), vec![], [(1, delta(-5))]);
+    let mut reads = Vec::new();
+    assert_eq!(
+        m.read_recorded(&1, 2, &mut reads),
+        ReadResult::Summed { value: 0 }
+    );
+    assert_eq!(reads[0].origin, ReadOrigin::Inconsistent);
+    m.record(Version::new(2, 0), reads, []);
+    assert!(!m.validate_read_set(2));
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    /// Transactions write values or deltas at a few keys; committed in block order,
+    /// every resolved read and the final snapshot equal a plain sequential fold.
+    #[test]
+    fn resolved_deltas_match_a_sequential_fold(
+        writes in proptest::collection::vec(
+            (0u32..3, prop_oneof![
+                (1000u64..2000).prop_map(Write::Value),
+                (-20i128..20).prop_map(Write::Delta),
+            ]),
+            1..40,
+        ),
+        bases in proptest::collection::vec(1000u64..2000, 3),
+    ) {
+        let n = writes.len();
+        let m = mem(n + 1);
+        for (key, base) in bases.iter().enumerate() {
+            m.provide_base(&(key as u32), *base);
+        }
+        // Recorded in reverse order, to exercise out-of-order insertion.
+        for (txn, (key, write)) in writes.iter().enumerate().rev() {
+            m.record_writes(Version::new(txn as u32, 0), vec![], [(*key, write.clone())]);
+        }
+        let mut state: Vec<i128> = bases.iter().map(|b| i128::from(*b)).collect();
+        for (txn, (key, write)) in writes.iter().enumerate() {
+            let txn = txn as u32;
+            let seen = match m.read(key, txn) {
+                ReadResult::Value { value, .. } | ReadResult::Summed { value } => i128::from(value),
+                ReadResult::NotFound => i128::from(bases[*key as usize]),
+                other => return Err(TestCaseError::fail(format!("{other:?}"))),
+            };
+            prop_assert_eq!(seen, state[*key as usize]);
+            match write {
+                Write::Value(v) => state[*key as usize] = i128::from(*v),
+                Write::Delta(d) => state[*key as usize] += d,
+            }
+            let committed = m.commit_deltas(txn);
+            prop_assert!(matches!(committed, DeltaCommit::Resolved { .. }), "{:?}", committed);
+        }
+        let mut snap = m.snapshot().expect("all resolved");
+        snap.sort();
+        let touched: std::collections::BTreeSet<u32> = writes.iter().map(|(k, _)| *k).collect();
+        let expected: Vec<(u32, u64)> = touched
+            .into_iter()
+            .map(|k| (k, u64::try_from(state[k as usize]).expect("small values")))
+            .collect();
+        prop_assert_eq!(snap, expected);
+    }
 }

@@ -96,6 +96,20 @@ pub enum StateValue {
     Multisig(Option<Arc<MultisigConfig>>),
 }
 
+/// Balances are counters: Block-STM may change them by commutative deltas.
+impl mvmemory::Counter for StateValue {
+    fn count(&self) -> Option<u64> {
+        match self {
+            StateValue::Balance(balance) => Some(*balance),
+            StateValue::Nonce(_) | StateValue::Multisig(_) => None,
+        }
+    }
+
+    fn from_count(count: u64) -> Self {
+        StateValue::Balance(count)
+    }
+}
+
 impl StateValue {
     /// Whether this value may be stored at `key`.
     pub fn fits(&self, key: &StateKey) -> bool {

@@ -75,12 +75,14 @@ impl Chain {
         &self,
         store: &S,
         threads: usize,
+        deltas: bool,
     ) -> (Vec<Hash>, ExecutionStats) {
         let engine = BlockStmExecutor::new(BlockStmConfig {
             threads,
             min_parallel_txns: 2,
             contention_cutoff: None,
-        });
+        })
+        .with_deltas(deltas);
         let mut stats = ExecutionStats::default();
         let roots = self
             .blocks
@@ -107,13 +109,13 @@ impl Chain {
 /// `1..=MAX_THREADS`, and checks every root of every run against the oracle. The parallel
 /// path must really run (no sequential shortcut above one thread, no fallback after a
 /// worker panic, which would hide an engine bug behind the oracle's output); returns the
-/// counters of all the runs.
-fn hundred_runs_agree_with_the_oracle(chain: &Chain) -> ExecutionStats {
+/// counters of all the runs. `deltas` turns Block-STM's deltas and predicates on or off.
+fn hundred_runs_agree_with_the_oracle(chain: &Chain, deltas: bool) -> ExecutionStats {
     let mut total = ExecutionStats::default();
     for run in 0..RUNS {
         let threads = run % MAX_THREADS + 1;
         let store = genesis_store(MemoryStore::new(), &chain.allocations);
-        let (roots, stats) = chain.run_blockstm(&store, threads);
+        let (roots, stats) = chain.run_blockstm(&store, threads, deltas);
         if let Some(block) = (0..roots.len()).find(|&i| roots[i] != chain.oracle_roots[i]) {
             panic!(
                 "{}: run {run} on {threads} threads diverges from the oracle at block {} \
@@ -136,9 +138,19 @@ fn hundred_runs_agree_with_the_oracle(chain: &Chain) -> ExecutionStats {
         total.accumulate(&stats);
     }
     eprintln!(
-        "{}: {RUNS} runs of {BLOCKS} blocks of {BLOCK_SIZE} transactions agree: {} executions, \
-         {} validations, {} aborts, {} dependency waits",
-        chain.name, total.executions, total.validations, total.aborts, total.dependency_waits
+        "{} (deltas {}): {RUNS} runs of {BLOCKS} blocks of {BLOCK_SIZE} transactions agree: \
+         {} executions, {} validations, {} aborts, {} dependency waits, {} deltas \
+         ({} saves), {} predicates ({} saves)",
+        chain.name,
+        if deltas { "on" } else { "off" },
+        total.executions,
+        total.validations,
+        total.aborts,
+        total.dependency_waits,
+        total.delta_writes,
+        total.delta_saves,
+        total.predicate_reads,
+        total.predicate_saves,
     );
     total
 }
@@ -148,7 +160,7 @@ fn hundred_runs_agree_with_the_oracle(chain: &Chain) -> ExecutionStats {
 #[test]
 fn uncontended_blocks_give_one_root_in_100_runs() {
     let chain = Chain::new("p2p over 1000 accounts", WorkloadKind::P2p, 1000);
-    hundred_runs_agree_with_the_oracle(&chain);
+    hundred_runs_agree_with_the_oracle(&chain, true);
 }
 
 /// Checks that `stats` show speculation conflicting, or a "contended" test would only
@@ -167,18 +179,27 @@ fn assert_contended(chain: &Chain, stats: &ExecutionStats) {
 #[test]
 fn contended_blocks_give_one_root_in_100_runs() {
     let chain = Chain::new("p2p over 10 accounts", WorkloadKind::P2p, 10);
-    let stats = hundred_runs_agree_with_the_oracle(&chain);
+    let stats = hundred_runs_agree_with_the_oracle(&chain, true);
     assert_contended(&chain, &stats);
 }
 
 /// Blocks whose every transaction credits one account (hot receiver over 1000 accounts:
 /// one key written by all, senders mostly distinct) give the oracle's root after every
-/// block in each of 100 runs.
+/// block in each of 100 runs, with deltas (the credits commute: they must really have
+/// been deltas, some of them landing above a lower transaction's later write) and
+/// without (every credit a read-modify-write of one balance: contended).
 #[test]
 fn hot_receiver_blocks_give_one_root_in_100_runs() {
     let chain = Chain::new("hot receiver", WorkloadKind::HotReceiver, 1000);
-    let stats = hundred_runs_agree_with_the_oracle(&chain);
+    let stats = hundred_runs_agree_with_the_oracle(&chain, true);
+    assert!(stats.delta_writes > 0, "no credit was a delta: {stats:?}");
+    assert!(
+        stats.delta_saves > 0,
+        "no delta ever landed above a later lower write: {stats:?}"
+    );
+    let stats = hundred_runs_agree_with_the_oracle(&chain, false);
     assert_contended(&chain, &stats);
+    assert_eq!(stats.delta_writes, 0);
 }
 
 /// The same blocks, run by Block-STM on RocksDB (read from its snapshots by the worker
@@ -198,8 +219,8 @@ fn rocksdb_and_memory_give_the_same_root_after_every_block() {
             &chain.allocations,
         );
         let memory = genesis_store(MemoryStore::new(), &chain.allocations);
-        let (rocks_roots, _) = chain.run_blockstm(&rocks, 4);
-        let (memory_roots, _) = chain.run_blockstm(&memory, 4);
+        let (rocks_roots, _) = chain.run_blockstm(&rocks, 4, true);
+        let (memory_roots, _) = chain.run_blockstm(&memory, 4, true);
         for (index, (rocks_root, memory_root)) in rocks_roots.iter().zip(&memory_roots).enumerate()
         {
             assert_eq!(

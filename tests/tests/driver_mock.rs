@@ -8,9 +8,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use executor::engine::blockstm::driver::{
     run_parallel, CommitSink, DriverError, ExecuteError, ParallelTask, SpeculativeRead,
-    SpeculativeReads,
+    SpeculativeReads, Write,
 };
 use proptest::prelude::*;
+
+/// Full-value writes, as the driver takes them.
+fn values<K>(writes: Vec<(K, u64)>) -> Vec<(K, Write<u64>)> {
+    writes
+        .into_iter()
+        .map(|(key, value)| (key, Write::Value(value)))
+        .collect()
+}
 
 /// A mock transaction: a seed drives which keys it touches, given what it reads.
 #[derive(Clone, Debug)]
@@ -68,23 +76,30 @@ impl ParallelTask for MockBlock {
     type Value = u64;
     type Output = Vec<u64>;
     type Error = String;
-    type Writes = Vec<(u64, u64)>;
+    type Writes = Vec<(u64, Write<u64>)>;
 
     fn execute(
         &self,
         txn_idx: u32,
-        reads: &mut SpeculativeReads<'_, u64, u64>,
-    ) -> Result<(Vec<u64>, Vec<(u64, u64)>), ExecuteError<String>> {
+        reads: &mut SpeculativeReads<'_, Self>,
+    ) -> Result<(Vec<u64>, Vec<(u64, Write<u64>)>), ExecuteError<String>> {
         self.executions.fetch_add(1, Ordering::Relaxed);
         if self.panic_at == Some(txn_idx) {
             panic!("mock transaction {txn_idx} panics");
         }
         let txn = &self.txns[txn_idx as usize];
-        run_mock(txn, self.num_keys, |key| match reads.read(&key) {
-            SpeculativeRead::Value(v) => Ok(v),
-            SpeculativeRead::NotFound => Ok(self.storage.get(&key).copied().unwrap_or(0)),
-            SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
-        })
+        let (output, writes) = run_mock(txn, self.num_keys, |key| {
+            match reads.read(&key).map_err(ExecuteError::Fatal)? {
+                SpeculativeRead::Value(v) => Ok(v),
+                SpeculativeRead::NotFound => Ok(self.storage.get(&key).copied().unwrap_or(0)),
+                SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
+            }
+        })?;
+        Ok((output, values(writes)))
+    }
+
+    fn counter_base(&self, key: &u64) -> Result<u64, String> {
+        Ok(self.storage.get(key).copied().unwrap_or(0))
     }
 }
 
@@ -282,13 +297,13 @@ impl ParallelTask for HintedChains {
     type Value = u64;
     type Output = u64;
     type Error = String;
-    type Writes = Vec<(u32, u64)>;
+    type Writes = Vec<(u32, Write<u64>)>;
 
     fn execute(
         &self,
         txn_idx: u32,
-        reads: &mut SpeculativeReads<'_, u32, u64>,
-    ) -> Result<(u64, Vec<(u32, u64)>), ExecuteError<String>> {
+        reads: &mut SpeculativeReads<'_, Self>,
+    ) -> Result<(u64, Vec<(u32, Write<u64>)>), ExecuteError<String>> {
         let tick = self.clock.fetch_add(1, Ordering::SeqCst);
         let _ = self.first_start[txn_idx as usize].compare_exchange(
             0,
@@ -297,7 +312,7 @@ impl ParallelTask for HintedChains {
             Ordering::SeqCst,
         );
         let key = txn_idx % self.chains;
-        let seen = match reads.read(&key) {
+        let seen = match reads.read(&key).map_err(ExecuteError::Fatal)? {
             SpeculativeRead::Value(value) => value,
             SpeculativeRead::NotFound => 0,
             SpeculativeRead::Dependency(blocking) => {
@@ -317,11 +332,15 @@ impl ParallelTask for HintedChains {
             Ordering::SeqCst,
             Ordering::SeqCst,
         );
-        Ok((seen, vec![(key, seen + 1)]))
+        Ok((seen, vec![(key, Write::Value(seen + 1))]))
     }
 
     fn predecessor(&self, txn_idx: u32) -> Option<u32> {
         (self.hints && txn_idx >= self.chains).then(|| txn_idx - self.chains)
+    }
+
+    fn counter_base(&self, _key: &u32) -> Result<u64, String> {
+        Ok(0)
     }
 }
 

@@ -54,7 +54,7 @@ use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
 use crate::block::{finish_block_on, validate_block, Prologue, Totals};
 use crate::model::{Block, Transaction};
-use crate::outcome::{BlockError, BlockOutput, TxOutcome, TxResult, WriteSet};
+use crate::outcome::{BlockError, BlockOutput, TxResult};
 use crate::vm::{execute_transaction, VmView};
 
 /// Fallbacks to sequential execution since the process started, for metrics.
@@ -260,12 +260,7 @@ struct Fold {
 impl Fold {
     /// Folds the next transaction in block order ([`Totals`] checks the sums).
     fn push(&mut self, summary: Summary) -> Result<(), BlockError> {
-        self.totals.add(&TxOutcome {
-            result: TxResult::Success,
-            writes: WriteSet::new(),
-            fee: summary.fee,
-            burned: summary.burned,
-        })?;
+        self.totals.add_amounts(summary.fee, summary.burned)?;
         self.results.push(summary.result);
         Ok(())
     }

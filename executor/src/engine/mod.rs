@@ -51,6 +51,22 @@ pub struct ExecutionStats {
     /// sender's previous transaction had executed (its nonce hint): each is an execution
     /// that would most likely have been aborted.
     pub hint_waits: u64,
+    /// Block-STM: deltas committed (one per transaction and hot balance it changed).
+    pub delta_writes: u64,
+    /// Block-STM: committed deltas whose balance a lower transaction changed after the
+    /// delta was recorded. A read-modify-write there would have been invalidated: each is
+    /// an abort that deltas avoided.
+    pub delta_saves: u64,
+    /// Block-STM: reads resolved by summing deltas.
+    pub delta_reads: u64,
+    /// Block-STM: debits checked as "balance ≥ spend" predicates.
+    pub predicate_reads: u64,
+    /// Block-STM: validations in which a predicate held although the balance had changed
+    /// since it was read: each would have failed, and aborted, as an exact read.
+    pub predicate_saves: u64,
+    /// Block-STM: transactions run again without deltas because a delta's total did not
+    /// fit a `u64` at commit (they then fail with a credit overflow, as in the oracle).
+    pub exact_reexecutions: u64,
     /// Times the engine fell back to sequential execution after its parallel path failed.
     pub fallbacks: u64,
     /// Blocks a parallel engine ran on its sequential path by choice (one thread, a small
@@ -78,6 +94,12 @@ impl ExecutionStats {
         self.aborts += other.aborts;
         self.dependency_waits += other.dependency_waits;
         self.hint_waits += other.hint_waits;
+        self.delta_writes += other.delta_writes;
+        self.delta_saves += other.delta_saves;
+        self.delta_reads += other.delta_reads;
+        self.predicate_reads += other.predicate_reads;
+        self.predicate_saves += other.predicate_saves;
+        self.exact_reexecutions += other.exact_reexecutions;
         self.fallbacks += other.fallbacks;
         self.sequential_blocks += other.sequential_blocks;
     }

@@ -6,6 +6,13 @@
 //! transaction reads through (memory, then the prologue's base layer, then the storage
 //! snapshot), and the commit step that folds fees and burns in block order.
 //!
+//! Two TOS-specific refinements take hot spots off the conflict path. Balances that many
+//! of the block's transactions credit (picked from a sample, see `contention`) change by
+//! deltas, and debits from them are checked as predicates, so that credits to one
+//! exchange or merchant no longer conflict; the VM keeps its rules exact (see
+//! [`crate::vm`]), and the driver checks every delta's total at commit. Nonce hints make a
+//! sender's transaction wait for the sender's previous one before it starts.
+//!
 //! ```
 //! use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
 //! use executor::engine::BlockExecutor;
@@ -20,18 +27,19 @@ mod contention;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 use storage_adapter::{Hash, PublicKey, StateKey, StateValue, StateView, StorageError};
 
 use super::sequential::execute_sequential;
 use super::{BlockExecutor, Execution, ExecutionStats};
-use crate::block::{finish_block_from_writes, validate_block, Prologue, Totals};
+use crate::block::{finish_block_from_writes, stored_balance, validate_block, Prologue, Totals};
 use crate::model::Block;
-use crate::outcome::{BlockError, BlockOutput, TxOutcome, TxResult, WriteSet};
+use crate::outcome::{BlockError, BlockOutput, TxOutcome, TxResult};
 use crate::vm::{execute_transaction, VmError, VmView};
 use blockstm_driver::{
     run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask,
-    SpeculativeRead, SpeculativeReads,
+    SpeculativePredicate, SpeculativeRead, SpeculativeReads, Write,
 };
 
 /// Fallbacks to sequential execution since the process started, for metrics.
@@ -88,6 +96,7 @@ enum SequentialReason {
 pub struct BlockStmExecutor {
     config: BlockStmConfig,
     nonce_hints: bool,
+    deltas: bool,
 }
 
 impl Default for BlockStmExecutor {
@@ -97,11 +106,12 @@ impl Default for BlockStmExecutor {
 }
 
 impl BlockStmExecutor {
-    /// An engine with these settings (and nonce hints on).
+    /// An engine with these settings (nonce hints and deltas on).
     pub fn new(config: BlockStmConfig) -> Self {
         Self {
             config,
             nonce_hints: true,
+            deltas: true,
         }
     }
 
@@ -115,23 +125,38 @@ impl BlockStmExecutor {
         self
     }
 
+    /// Turns deltas and predicates on or off (on by default). With them, balances that
+    /// many of the block's transactions credit change by commutative deltas, and debits
+    /// from them are checked as "balance ≥ spend" predicates, so that credits to one hot
+    /// account do not conflict. They change only how much is re-executed, never the
+    /// output; turning them off is for measuring what they save.
+    pub fn with_deltas(mut self, deltas: bool) -> Self {
+        self.deltas = deltas;
+        self
+    }
+
     /// The engine's settings.
     pub fn config(&self) -> &BlockStmConfig {
         &self.config
     }
 
-    /// Why `block` should skip the parallel path, if it should.
-    fn sequential_reason(&self, block: &Block) -> Option<SequentialReason> {
+    /// How to run `block`: the sequential path (and why), or the parallel one with these
+    /// hot balances.
+    fn plan(&self, block: &Block) -> Result<FxHashSet<StateKey>, SequentialReason> {
         let transactions = block.transactions();
         if self.config.threads <= 1 {
-            return Some(SequentialReason::OneThread);
+            return Err(SequentialReason::OneThread);
         }
         if transactions.len() < self.config.min_parallel_txns.max(2) {
-            return Some(SequentialReason::SmallBlock);
+            return Err(SequentialReason::SmallBlock);
         }
-        let cutoff = self.config.contention_cutoff?;
-        let conflict_percent = contention::conflict_percent(transactions, self.config.threads);
-        (conflict_percent >= cutoff).then_some(SequentialReason::Contended { conflict_percent })
+        let shape = contention::analyze(transactions, self.config.threads, self.deltas);
+        match self.config.contention_cutoff {
+            Some(cutoff) if shape.conflict_percent >= cutoff => Err(SequentialReason::Contended {
+                conflict_percent: shape.conflict_percent,
+            }),
+            _ => Ok(shape.hot),
+        }
     }
 
     /// Executes `block` on `view`; see [`BlockExecutor::execute_block`].
@@ -143,11 +168,15 @@ impl BlockStmExecutor {
         let transactions = block.transactions().len();
         let span = tracing::debug_span!("block_stm", topoheight = block.topoheight(), transactions);
         let _entered = span.enter();
-        if let Some(reason) = self.sequential_reason(block) {
-            tracing::debug!(?reason, "running the block on the sequential path");
-            return run_sequentially(block, view, |stats| stats.sequential_blocks = 1);
-        }
-        match execute_parallel(block, view, self.config.threads, self.nonce_hints) {
+        let hot = match self.plan(block) {
+            Ok(hot) => hot,
+            Err(reason) => {
+                tracing::debug!(?reason, "running the block on the sequential path");
+                return run_sequentially(block, view, |stats| stats.sequential_blocks = 1);
+            }
+        };
+        tracing::debug!(hot_balances = hot.len(), "running the block in parallel");
+        match execute_parallel(block, view, self.config.threads, self.nonce_hints, hot) {
             Ok((output, driver)) => {
                 let stats = ExecutionStats {
                     transactions: transactions as u64,
@@ -156,6 +185,12 @@ impl BlockStmExecutor {
                     aborts: driver.aborts,
                     dependency_waits: driver.dependency_waits,
                     hint_waits: driver.hint_waits,
+                    delta_writes: driver.delta_writes,
+                    delta_saves: driver.delta_saves,
+                    delta_reads: driver.delta_reads,
+                    predicate_reads: driver.predicate_reads,
+                    predicate_saves: driver.predicate_saves,
+                    exact_reexecutions: driver.exact_reexecutions,
                     ..ExecutionStats::default()
                 };
                 tracing::debug!(
@@ -165,6 +200,12 @@ impl BlockStmExecutor {
                     aborts = stats.aborts,
                     dependency_waits = stats.dependency_waits,
                     hint_waits = stats.hint_waits,
+                    delta_writes = stats.delta_writes,
+                    delta_saves = stats.delta_saves,
+                    delta_reads = stats.delta_reads,
+                    predicate_reads = stats.predicate_reads,
+                    predicate_saves = stats.predicate_saves,
+                    exact_reexecutions = stats.exact_reexecutions,
                     "block executed"
                 );
                 Ok(Execution { output, stats })
@@ -230,6 +271,7 @@ fn execute_parallel<S: StateView + ?Sized>(
     view: &S,
     threads: usize,
     nonce_hints: bool,
+    hot: FxHashSet<StateKey>,
 ) -> Result<(BlockOutput, DriverStats), ParallelError> {
     let chain = view
         .chain_state()
@@ -245,6 +287,7 @@ fn execute_parallel<S: StateView + ?Sized>(
         } else {
             Vec::new()
         },
+        hot,
     };
     let (run, totals) = run_parallel(
         &task,
@@ -288,7 +331,12 @@ struct TosTask<'a, S: ?Sized> {
     /// For each transaction, the same sender's previous transaction in the block, if any
     /// (empty when nonce hints are off).
     predecessors: Vec<Option<u32>>,
+    /// The balances changed by deltas (empty when deltas are off).
+    hot: FxHashSet<StateKey>,
 }
+
+/// One execution's writes as the driver records them: values, then deltas.
+type TosWrites = SmallVec<[(StateKey, Write<StateValue>); 4]>;
 
 /// Each transaction's nonce hint: the index of the same sender's previous transaction.
 /// Known before execution because every TOS transaction names its sender, and right
@@ -312,13 +360,13 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
     /// are stored and moved once per execution.
     type Output = TxSummary;
     type Error = BlockError;
-    type Writes = WriteSet;
+    type Writes = TosWrites;
 
     fn execute(
         &self,
         txn_idx: u32,
-        reads: &mut SpeculativeReads<'_, StateKey, StateValue>,
-    ) -> Result<(TxSummary, WriteSet), ExecuteError<BlockError>> {
+        reads: &mut SpeculativeReads<'_, Self>,
+    ) -> Result<(TxSummary, TosWrites), ExecuteError<BlockError>> {
         let tx = self
             .block
             .transactions()
@@ -328,15 +376,22 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
                     "no transaction {txn_idx}"
                 )))
             })?;
+        let hot = if reads.deltas_allowed() {
+            Some(&self.hot).filter(|hot| !hot.is_empty())
+        } else {
+            None
+        };
         let mut view = TosView {
             reads,
             prologue: self.prologue,
             storage: self.storage,
+            hot,
         };
         match execute_transaction(tx, &mut view) {
             Ok(TxOutcome {
                 result,
                 writes,
+                deltas,
                 fee,
                 burned,
             }) => Ok((
@@ -345,12 +400,21 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
                     fee,
                     burned,
                 },
-                writes,
+                writes
+                    .into_iter()
+                    .map(|(key, value)| (key, Write::Value(value)))
+                    .chain(
+                        deltas
+                            .into_iter()
+                            .map(|(key, delta)| (key, Write::Delta(delta))),
+                    )
+                    .collect(),
             )),
             Err(VmError::Read(ViewError::Dependency(blocking))) => {
                 Err(ExecuteError::Dependency(blocking))
             }
             Err(VmError::Read(ViewError::Storage(error))) => Err(ExecuteError::Fatal(error.into())),
+            Err(VmError::Read(ViewError::Block(error))) => Err(ExecuteError::Fatal(error)),
             Err(VmError::InvalidState(key)) => Err(ExecuteError::Fatal(
                 VmError::<StorageError>::InvalidState(key).into(),
             )),
@@ -360,26 +424,55 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
     fn predecessor(&self, txn_idx: u32) -> Option<u32> {
         self.predecessors.get(txn_idx as usize).copied().flatten()
     }
+
+    /// A hot balance beneath the block: the prologue's value for the miner's TOS, the
+    /// stored one otherwise.
+    fn counter_base(&self, key: &StateKey) -> Result<u64, BlockError> {
+        match self.prologue.get(key) {
+            Some(StateValue::Balance(balance)) => Ok(*balance),
+            Some(_) => Err(BlockError::InvariantViolation(
+                "the prologue wrote a balance of the wrong kind".into(),
+            )),
+            None => stored_balance(self.storage, key),
+        }
+    }
 }
 
 /// Why a read through [`TosView`] did not return a value.
 enum ViewError {
     Dependency(u32),
     Storage(StorageError),
+    /// The base of a delta chain could not be read (storage, or a value of the wrong
+    /// kind).
+    Block(BlockError),
 }
 
 /// A transaction's view: the block's memory below it, then the prologue, then storage.
-struct TosView<'r, 'm, S: ?Sized> {
-    reads: &'r mut SpeculativeReads<'m, StateKey, StateValue>,
+struct TosView<'r, 'm, 't, S: StateView + ?Sized> {
+    reads: &'r mut SpeculativeReads<'m, TosTask<'t, S>>,
     prologue: &'r Prologue,
     storage: &'r S,
+    /// The balances to defer, unless this execution must be exact or none are.
+    hot: Option<&'r FxHashSet<StateKey>>,
 }
 
-impl<S: StateView + ?Sized> VmView for TosView<'_, '_, S> {
+impl<S: StateView + ?Sized> VmView for TosView<'_, '_, '_, S> {
     type Error = ViewError;
 
+    fn defers(&mut self, key: &StateKey) -> bool {
+        self.hot.is_some_and(|hot| hot.contains(key))
+    }
+
+    fn covers(&mut self, key: &StateKey, amount: u64) -> Result<bool, ViewError> {
+        match self.reads.at_least(key, amount).map_err(ViewError::Block)? {
+            SpeculativePredicate::Holds => Ok(true),
+            SpeculativePredicate::Fails => Ok(false),
+            SpeculativePredicate::Dependency(blocking) => Err(ViewError::Dependency(blocking)),
+        }
+    }
+
     fn read(&mut self, key: &StateKey) -> Result<Option<StateValue>, ViewError> {
-        match self.reads.read(key) {
+        match self.reads.read(key).map_err(ViewError::Block)? {
             SpeculativeRead::Value(value) => Ok(Some(value)),
             SpeculativeRead::Dependency(blocking) => Err(ViewError::Dependency(blocking)),
             // The prologue and storage never change during the block, so a read that
