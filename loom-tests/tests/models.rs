@@ -219,6 +219,10 @@ fn mvmemory_one_key() {
                 assert_eq!(*blocking_txn, 0);
                 assert!(after >= 1, "an ESTIMATE before anything was written");
             }
+            // Only full values are written here: no delta to sum, no base to ask for.
+            ReadResult::Summed { .. } | ReadResult::NeedsBase => {
+                panic!("a delta result with no delta written: {result:?}")
+            }
         }
         if before == 2 && after == 2 {
             assert_eq!(

@@ -288,6 +288,9 @@ pub enum DeltaCommit<K> {
 struct TxnSets {
     /// Keys written by the last recorded incarnation.
     written: SmallVec<[KeyId; 4]>,
+    /// Those of them written as deltas: all that the commit step must resolve (most
+    /// transactions write none, and their commit then touches no key).
+    deltas: SmallVec<[KeyId; 2]>,
     /// The last recorded incarnation's read set.
     reads: SmallVec<[ReadDescriptor; 4]>,
 }
@@ -536,9 +539,13 @@ where
     ) -> RecordOutcome {
         let mut sets = lock(self.sets(version.txn_idx));
         let previous = std::mem::take(&mut sets.written);
+        sets.deltas.clear();
         let mut wrote_new_location = false;
         for (key, write) in writes {
             let id = self.write_id(&key, &reads);
+            if matches!(write, Write::Delta(_)) {
+                sets.deltas.push(id);
+            }
             self.index.with_slot(id, |slot| {
                 let mut versions = lock(&slot.versions);
                 let entry = match write {
@@ -634,7 +641,7 @@ where
         let sets = lock(self.sets(txn_idx));
         let mut deltas = 0;
         let mut saves = 0;
-        for id in sets.written.iter() {
+        for id in sets.deltas.iter() {
             let step = self.index.with_slot(*id, |slot| {
                 let mut versions = lock(&slot.versions);
                 let below = resolve(&versions, txn_idx);

@@ -327,6 +327,16 @@ fn report(
             slot.fallbacks,
             slot.breaker_trips
         )?;
+        writeln!(
+            out,
+            "deltas: {} committed ({} above a later lower write), {} summed reads, {} predicates ({} held through a change), {} exact re-executions",
+            parallel.delta_writes,
+            parallel.delta_saves,
+            parallel.delta_reads,
+            parallel.predicate_reads,
+            parallel.predicate_saves,
+            parallel.exact_reexecutions
+        )?;
     }
     if let Some(memory) = Memory::read() {
         writeln!(

@@ -40,6 +40,12 @@ pub const METRIC_NAMES: &[&str] = &[
     "tos_executor_aborts_total",
     "tos_executor_dependency_waits_total",
     "tos_executor_hint_waits_total",
+    "tos_executor_delta_writes_total",
+    "tos_executor_delta_saves_total",
+    "tos_executor_delta_reads_total",
+    "tos_executor_predicate_reads_total",
+    "tos_executor_predicate_saves_total",
+    "tos_executor_exact_reexecutions_total",
     "tos_executor_incarnations_per_transaction",
 ];
 
@@ -117,6 +123,36 @@ pub fn render(stats: &NodeStats) -> String {
             "tos_executor_hint_waits_total",
             "Times a transaction waited, before starting, for its sender's previous transaction (nonce hint).",
             parallel.hint_waits,
+        ),
+        (
+            "tos_executor_delta_writes_total",
+            "Block-STM deltas committed (a transaction's change to a hot balance).",
+            parallel.delta_writes,
+        ),
+        (
+            "tos_executor_delta_saves_total",
+            "Committed deltas whose balance a lower transaction changed after they were recorded (aborts avoided).",
+            parallel.delta_saves,
+        ),
+        (
+            "tos_executor_delta_reads_total",
+            "Block-STM reads resolved by summing deltas.",
+            parallel.delta_reads,
+        ),
+        (
+            "tos_executor_predicate_reads_total",
+            "Block-STM debits checked as balance-at-least predicates.",
+            parallel.predicate_reads,
+        ),
+        (
+            "tos_executor_predicate_saves_total",
+            "Validations a predicate passed although the balance had changed (aborts avoided).",
+            parallel.predicate_saves,
+        ),
+        (
+            "tos_executor_exact_reexecutions_total",
+            "Transactions run again without deltas because a delta did not fit at commit.",
+            parallel.exact_reexecutions,
         ),
     ] {
         counter(name, help, value);

@@ -92,6 +92,10 @@ pub struct CompareArgs {
     /// execute before it starts (`off` to measure what they save).
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     nonce_hints: bool,
+    /// Block-STM's deltas and predicates: hot balances change by commutative deltas and
+    /// debits from them are checked as "balance ≥ spend" (`off` to measure what they save).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    deltas: bool,
 }
 
 fn parse_on_off(text: &str) -> Result<bool, String> {
@@ -197,7 +201,8 @@ impl Engine {
                     contention_cutoff: args.contention_cutoff.0,
                     ..BlockStmConfig::default()
                 })
-                .with_nonce_hints(args.nonce_hints),
+                .with_nonce_hints(args.nonce_hints)
+                .with_deltas(args.deltas),
             ),
         }
     }
@@ -638,6 +643,25 @@ fn print_table(
                 "block-stm at {} threads ran {} of {} timed blocks on its sequential path \
                  (contention cutoff {}%; --contention-cutoff off always runs in parallel)",
                 m.threads, m.stats.engine.sequential_blocks, args.blocks, args.contention_cutoff
+            )?;
+        }
+    }
+    for m in measurements {
+        let engine = &m.stats.engine;
+        if m.engine == EngineKind::BlockStm.name()
+            && engine.delta_writes + engine.predicate_reads + engine.exact_reexecutions > 0
+        {
+            writeln!(
+                out,
+                "block-stm at {} threads: {} deltas ({} above a later lower write), {} summed \
+                 reads, {} predicates ({} held through a change), {} exact re-executions",
+                m.threads,
+                engine.delta_writes,
+                engine.delta_saves,
+                engine.delta_reads,
+                engine.predicate_reads,
+                engine.predicate_saves,
+                engine.exact_reexecutions
             )?;
         }
     }
