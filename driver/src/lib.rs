@@ -584,20 +584,16 @@ where
             .finish_validation(txn_idx, incarnation, epoch, aborted)
     }
 
-    /// Resolves the deltas of a committing transaction; `Ok(false)` if one does not fit.
+    /// Resolves the deltas of a committing transaction: how many it wrote and how many
+    /// of them a later lower write went under, or `None` if one does not fit.
     fn resolve_deltas(
         &self,
         txn_idx: TxnIndex,
-        stats: &mut DriverStats,
-    ) -> Result<bool, DriverError<T::Error>> {
+    ) -> Result<Option<(u32, u32)>, DriverError<T::Error>> {
         loop {
             match self.memory.commit_deltas(txn_idx) {
-                DeltaCommit::Resolved { deltas, saves } => {
-                    stats.delta_writes += u64::from(deltas);
-                    stats.delta_saves += u64::from(saves);
-                    return Ok(true);
-                }
-                DeltaCommit::OutOfRange { .. } => return Ok(false),
+                DeltaCommit::Resolved { deltas, saves } => return Ok(Some((deltas, saves))),
+                DeltaCommit::OutOfRange { .. } => return Ok(None),
                 DeltaCommit::NeedsBase { key } => {
                     let base = self
                         .task
@@ -639,9 +635,9 @@ where
             }
             // Every lower transaction is committed, so the totals under this one's deltas
             // are final: resolve them, in block order, and check that they fit.
-            match self.resolve_deltas(candidate.txn_idx, stats) {
-                Ok(true) => {}
-                Ok(false) => {
+            let resolved = match self.resolve_deltas(candidate.txn_idx) {
+                Ok(Some(resolved)) => resolved,
+                Ok(None) => {
                     // A delta does not fit: run the transaction again on exact values,
                     // so that it fails the way sequential execution fails it.
                     self.exact[candidate.txn_idx as usize].store(true, Ordering::Relaxed);
@@ -658,10 +654,12 @@ where
                     self.fail(error);
                     return None;
                 }
-            }
+            };
             if !committer.commit(candidate) {
                 continue;
             }
+            stats.delta_writes += u64::from(resolved.0);
+            stats.delta_saves += u64::from(resolved.1);
             let slot = lock(&self.outputs[candidate.txn_idx as usize]);
             let result = match &*slot {
                 Some((incarnation, output)) if *incarnation == candidate.incarnation => {

@@ -3,7 +3,9 @@
 //! [memory|rocksdb] ACCOUNTS BLOCK_SIZE THREADS REPEATS`. Prints the median time of the
 //! sequential oracle and of Block-STM, and their ratio. Criterion benches are the
 //! reference figures; this is the tool for iterating on the engine. Set `ONLY_PARALLEL=1`
-//! to skip the oracle's timings (for `perf record` of the engine alone).
+//! to skip the oracle's timings (for `perf record` of the engine alone), and
+//! `WORKLOAD=hot-receiver` (any `blockstm compare --workload` name) for another workload
+//! than p2p.
 
 // An example program reports on stdout; that is its whole job.
 #![allow(clippy::print_stdout)]
@@ -61,13 +63,11 @@ fn main() {
     let block_size: usize = arg(3, "10000").parse().expect("block size");
     let threads: usize = arg(4, "2").parse().expect("threads");
     let repeats: usize = arg(5, "10").parse().expect("repeats");
-    let mut workload = Workload::new(WorkloadConfig::new(
-        WorkloadKind::P2p,
-        accounts,
-        block_size,
-        1,
-    ))
-    .expect("workload");
+    let kind: WorkloadKind = std::env::var("WORKLOAD")
+        .map_or(Ok(WorkloadKind::P2p), |name| name.parse())
+        .expect("WORKLOAD names a workload");
+    let mut workload =
+        Workload::new(WorkloadConfig::new(kind, accounts, block_size, 1)).expect("workload");
     let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
     let block = workload.next_block(1);
     if store_kind == "rocksdb" {

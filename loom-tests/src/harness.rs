@@ -12,8 +12,9 @@ use loom::sync::Arc;
 /// A key of the mock state. Key 0 is the miner's balance in the reward-once model.
 pub type Key = u8;
 
-/// One mock transaction: read-modify-write of `writes`, plus plain `reads`.
-#[derive(Clone, Debug)]
+/// One mock transaction: read-modify-write of `writes`, plus plain `reads`, plus credits
+/// (`deltas`) that need no read of the balance.
+#[derive(Clone, Debug, Default)]
 pub struct MockTxn {
     /// Keys read (and not written).
     pub reads: Vec<Key>,
@@ -24,7 +25,17 @@ pub struct MockTxn {
     /// The base fee; the reported fee also depends on what was read, so an aborted
     /// incarnation reports a different fee from the final one.
     pub fee: u64,
+    /// Amounts added to keys (neither in `reads` nor in `writes`, keys distinct), written as
+    /// [`Write::Delta`]s when the execution may defer them. An execution that must be exact
+    /// ([`SpeculativeReads::deltas_allowed`] is false, as in the sequential baseline) reads
+    /// each key and adds with checked arithmetic instead; if a sum leaves `u64`, the
+    /// transaction fails: it writes nothing at all (and reports `failed`). The values read
+    /// for this are not part of the output, which is therefore the same in both modes.
+    pub deltas: Vec<(Key, i128)>,
 }
+
+/// The writes of one mock execution.
+pub type MockWrites = Vec<(Key, Write<u64>)>;
 
 /// What a mock transaction reports besides its writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +44,8 @@ pub struct MockOutput {
     pub fee: u64,
     /// The sum of everything it read (so wrong reads show in the output).
     pub read_sum: u64,
+    /// A credit in `deltas` did not fit (the transaction wrote nothing).
+    pub failed: bool,
 }
 
 /// A block of mock transactions over a storage map, with a prologue base layer that
@@ -82,12 +95,14 @@ impl MockBlock {
         self.storage.get(&key).copied().unwrap_or(0)
     }
 
-    /// The transaction body, shared by the parallel run and the baseline.
+    /// The transaction body, shared by the parallel run and the baseline (which runs it
+    /// with `deltas_allowed` false: exact, checked credits).
     fn run<E>(
         &self,
         txn_idx: usize,
+        deltas_allowed: bool,
         mut read: impl FnMut(Key) -> Result<u64, E>,
-    ) -> Result<(MockOutput, Vec<(Key, u64)>), E> {
+    ) -> Result<(MockOutput, MockWrites), E> {
         let txn = &self.txns[txn_idx];
         // Planted bug: the reward applied by a transaction's execution, which Block-STM may
         // repeat. The correct code applies it in `apply_prologue`, outside any transaction.
@@ -105,17 +120,38 @@ impl MockBlock {
             read_sum = read_sum.wrapping_add(current);
             written.push((key, current));
         }
-        let writes = written
+        let mut writes: MockWrites = written
             .into_iter()
             .map(|(key, current)| {
                 (
                     key,
-                    current.wrapping_add(txn.credit).wrapping_add(read_sum % 7),
+                    Write::Value(current.wrapping_add(txn.credit).wrapping_add(read_sum % 7)),
                 )
             })
             .collect();
+        let mut failed = false;
+        for &(key, delta) in &txn.deltas {
+            if deltas_allowed {
+                writes.push((key, Write::Delta(delta)));
+                continue;
+            }
+            match u64::try_from(i128::from(read(key)?) + delta) {
+                Ok(credited) => writes.push((key, Write::Value(credited))),
+                Err(_) => failed = true,
+            }
+        }
+        if failed {
+            writes.clear();
+        }
         let fee = txn.fee.wrapping_add(read_sum % 3);
-        Ok((MockOutput { fee, read_sum }, writes))
+        Ok((
+            MockOutput {
+                fee,
+                read_sum,
+                failed,
+            },
+            writes,
+        ))
     }
 
     /// The sequential baseline: outputs, final writes, and the folded fee total (`None`
@@ -126,12 +162,23 @@ impl MockBlock {
         let mut fees = Some(0u64);
         for txn_idx in 0..self.txns.len() {
             let (output, writes) = self
-                .run::<()>(txn_idx, |key| {
+                .run::<()>(txn_idx, false, |key| {
                     Ok(state.get(&key).copied().unwrap_or_else(|| self.base(key)))
                 })
                 .expect("the baseline never fails");
             fees = fees.and_then(|total| total.checked_add(output.fee));
-            state.extend(writes);
+            for (key, write) in writes {
+                let value = match write {
+                    Write::Value(value) => value,
+                    // An exact run writes no deltas; applied all the same, checked.
+                    Write::Delta(delta) => {
+                        let current = state.get(&key).copied().unwrap_or_else(|| self.base(key));
+                        u64::try_from(i128::from(current) + delta)
+                            .unwrap_or_else(|_| panic!("an exact run's delta does not fit"))
+                    }
+                };
+                state.insert(key, value);
+            }
             outputs.push(output);
         }
         (outputs, state, fees)
@@ -150,18 +197,14 @@ impl ParallelTask for MockBlock {
         txn_idx: u32,
         reads: &mut SpeculativeReads<'_, Self>,
     ) -> Result<(MockOutput, Vec<(Key, Write<u64>)>), ExecuteError<String>> {
-        let (output, writes) = self.run(txn_idx as usize, |key| {
+        let deltas_allowed = reads.deltas_allowed();
+        self.run(txn_idx as usize, deltas_allowed, |key| {
             match reads.read(&key).map_err(ExecuteError::Fatal)? {
                 SpeculativeRead::Value(value) => Ok(value),
                 SpeculativeRead::NotFound => Ok(self.base(key)),
                 SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
             }
-        })?;
-        let writes = writes
-            .into_iter()
-            .map(|(key, value)| (key, Write::Value(value)))
-            .collect();
-        Ok((output, writes))
+        })
     }
 
     fn counter_base(&self, key: &Key) -> Result<u64, String> {

@@ -130,7 +130,7 @@ pub enum ReadResult<V> {
     },
     /// The highest write below `j` is a delta: this is the counter value the deltas
     /// below `j` add up to (clamped to `u64` if a speculative state pushed it outside;
-    /// such a read never validates).
+    /// such a read never commits, see [`ReadOrigin::OutOfRange`]).
     Summed {
         /// The resolved value.
         value: V,
@@ -181,8 +181,12 @@ pub enum ReadOrigin {
         /// The value when read (for statistics only).
         seen: u64,
     },
-    /// The deltas added up to no `u64` (a speculative state): never valid.
-    Inconsistent,
+    /// The deltas added up to no `u64` (or sat on a value that is no counter): a
+    /// speculative state. Valid while that still holds, so that the reader is not
+    /// re-executed, again and again, on the same state. Such a read never commits: the
+    /// lowest delta that breaks the range fails its own commit first (see
+    /// [`MVMemory::commit_deltas`]), and its writer's re-execution changes the chain.
+    OutOfRange,
 }
 
 /// One entry of a read set: a key and where its value came from.
@@ -400,8 +404,8 @@ where
                     Resolution::Total { total, .. } => {
                         let (count, origin) = match u64::try_from(total) {
                             Ok(count) => (count, ReadOrigin::Total(count)),
-                            Err(_) if total < 0 => (0, ReadOrigin::Inconsistent),
-                            Err(_) => (u64::MAX, ReadOrigin::Inconsistent),
+                            Err(_) if total < 0 => (0, ReadOrigin::OutOfRange),
+                            Err(_) => (u64::MAX, ReadOrigin::OutOfRange),
                         };
                         (
                             ReadResult::Summed {
@@ -415,13 +419,13 @@ where
                     }
                     Resolution::NeedsBase => (ReadResult::NeedsBase, None),
                     // Only a corrupt state puts a delta on top of a value that is not a
-                    // counter; the read never validates, and the delta's writer is
+                    // counter; the read never commits, and the delta's writer is
                     // re-executed without deltas when it commits (`commit_deltas`).
                     Resolution::NotACounter => (
                         ReadResult::Summed {
                             value: V::from_count(0),
                         },
-                        Some(ReadOrigin::Inconsistent),
+                        Some(ReadOrigin::OutOfRange),
                     ),
                 },
             }
@@ -493,7 +497,11 @@ where
                         _ => None,
                     };
                 }
-                ReadOrigin::Inconsistent => false,
+                ReadOrigin::OutOfRange => match resolve(&versions, txn_idx) {
+                    Resolution::Total { total, .. } => u64::try_from(total).is_err(),
+                    Resolution::NotACounter => true,
+                    Resolution::Dependency(_) | Resolution::NeedsBase => false,
+                },
             };
             holds.then_some(false)
         })

@@ -362,7 +362,7 @@ fn an_unresolved_delta_at_the_end_is_reported() {
 }
 
 #[test]
-fn speculative_totals_outside_u64_never_validate() {
+fn speculative_totals_outside_u64_validate_only_while_out_of_range() {
     let m = mem(3);
     m.provide_base(&1, 1);
     m.record_writes(Version::new(0, 0), vec![], [(1, delta(-5))]);
@@ -371,8 +371,16 @@ fn speculative_totals_outside_u64_never_validate() {
         m.read_recorded(&1, 2, &mut reads),
         ReadResult::Summed { value: 0 }
     );
-    assert_eq!(reads[0].origin, ReadOrigin::Inconsistent);
+    assert_eq!(reads[0].origin, ReadOrigin::OutOfRange);
     m.record(Version::new(2, 0), reads, []);
+    // Still out of range: re-executing would read the same, so the read stands...
+    m.record_writes(Version::new(1, 0), vec![], [(1, delta(-1))]);
+    assert!(m.validate_read_set(2));
+    // ...until the chain comes back in range, as it must before the reader commits:
+    // transaction 0's delta cannot commit (it takes the balance below 0).
+    assert_eq!(m.commit_deltas(0), DeltaCommit::OutOfRange { key: 1 });
+    m.record(Version::new(0, 1), vec![], [(9, 0)]);
+    m.record(Version::new(1, 1), vec![], [(9, 1)]);
     assert!(!m.validate_read_set(2));
 }
 
