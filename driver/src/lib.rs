@@ -55,7 +55,8 @@ pub enum SpeculativeRead<V> {
 pub enum SpeculativePredicate {
     /// The counter is at least the threshold (recorded as that predicate).
     Holds,
-    /// It is not (nothing recorded: read the exact value to say by how much).
+    /// It is not (also recorded, as the predicate's negation; read the exact value too
+    /// to say by how much).
     Fails,
     /// A lower transaction on the way down was aborted: stop and wait for it.
     Dependency(TxnIndex),

@@ -420,7 +420,7 @@ fn mvmemory_deltas(second: mvmemory::Write<u64>) {
         let mut held = Vec::new();
         for (txn_idx, threshold, result, reads) in predicates {
             let seen = match (result, reads.as_slice()) {
-                (PredicateRead::Holds, [read]) => match read.origin {
+                (PredicateRead::Holds, [read]) => match read.origin() {
                     ReadOrigin::AtLeast {
                         threshold: recorded,
                         seen,
@@ -435,7 +435,8 @@ fn mvmemory_deltas(second: mvmemory::Write<u64>) {
                     }
                     other => panic!("a predicate recorded as {other:?}"),
                 },
-                (PredicateRead::Fails, []) => {
+                (PredicateRead::Fails, [read]) => {
+                    assert_eq!(read.origin(), ReadOrigin::Below { threshold });
                     assert!(
                         possible(&|zero, one| total(zero, one).is_some_and(|t| t < threshold)),
                         "at least {threshold} failed, in {phases}"
@@ -454,8 +455,8 @@ fn mvmemory_deltas(second: mvmemory::Write<u64>) {
             if estimate_throughout {
                 assert_eq!(result, PredicateRead::Dependency { blocking_txn: 0 });
             }
-            // A failed predicate or a dependency records nothing.
-            if let Some(seen) = seen {
+            // A dependency records nothing; a failed predicate records its negation.
+            if !reads.is_empty() {
                 memory.record(Version::new(txn_idx, 0), reads, []);
                 held.push((txn_idx, threshold, seen));
             }
@@ -486,11 +487,14 @@ fn mvmemory_deltas(second: mvmemory::Write<u64>) {
         for (txn_idx, threshold, seen) in held {
             let holds = final_total >= threshold;
             let validation = memory.validate(txn_idx);
+            // A predicate that held validates while it holds; one that failed, while it
+            // fails.
             assert_eq!(
-                validation.valid, holds,
-                "at least {threshold}, seen {seen}, against {final_total}"
+                validation.valid,
+                holds == seen.is_some(),
+                "at least {threshold}, seen {seen:?}, against {final_total}"
             );
-            if holds {
+            if let (true, Some(seen)) = (holds, seen) {
                 assert_eq!(
                     validation,
                     Validation {

@@ -55,9 +55,8 @@ pub enum Write<V> {
 /// read there would then have been invalidated: an abort the delta avoided).
 pub(crate) fn stamp<V>(below: Option<(TxnIndex, &Entry<V>)>) -> Option<Version> {
     below.map(|(writer, entry)| match entry {
-        Entry::Value { incarnation, .. } | Entry::Delta { incarnation, .. } => {
-            Version::new(writer, *incarnation)
-        }
+        Entry::Value { incarnation, .. } => Version::new(writer, *incarnation),
+        Entry::Delta(entry) => Version::new(writer, entry.incarnation),
         Entry::Estimate => Version::new(writer, Incarnation::MAX),
     })
 }
@@ -98,23 +97,18 @@ pub(crate) fn resolve<V: Counter>(versions: &Versions<Entry<V>>, txn_idx: TxnInd
                     None => Resolution::NotACounter,
                 };
             }
-            Entry::Delta {
-                resolved: Some(after),
-                ..
-            } => {
-                return Resolution::Total {
-                    total: i128::from(*after) + sum,
-                    through_delta: true,
+            Entry::Delta(entry) => match entry.resolved {
+                Some(after) => {
+                    return Resolution::Total {
+                        total: i128::from(after) + sum,
+                        through_delta: true,
+                    }
                 }
-            }
-            Entry::Delta {
-                delta,
-                resolved: None,
-                ..
-            } => {
-                sum += delta;
-                through_delta = true;
-            }
+                None => {
+                    sum += entry.delta;
+                    through_delta = true;
+                }
+            },
             Entry::Estimate => return Resolution::Dependency(writer),
         }
     }

@@ -119,7 +119,7 @@ impl<E> Versions<E> {
 pub struct KeyId(u32);
 
 impl KeyId {
-    fn from_position(position: usize) -> Self {
+    pub(crate) fn from_position(position: usize) -> Self {
         // A block has at most 65,535 transactions of a few hundred keys each, far below
         // `u32::MAX` distinct keys.
         Self(u32::try_from(position).expect("invariant: fewer than 2^32 keys in a block"))

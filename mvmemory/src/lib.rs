@@ -104,18 +104,25 @@ impl Version {
 enum Entry<V> {
     /// A value written by the given incarnation.
     Value { incarnation: Incarnation, value: V },
-    /// An addition to the counter below, written by the given incarnation.
-    Delta {
-        incarnation: Incarnation,
-        delta: i128,
-        /// The key's nearest lower entry when the delta was recorded (for statistics).
-        below_at_write: Option<Version>,
-        /// The key's value after this delta, set when the writer commits (and then
-        /// final: a committed transaction never runs again). Reads below stop here.
-        resolved: Option<u64>,
-    },
+    /// An addition to the counter below. Boxed: few keys take deltas, and every entry
+    /// (most keys keep two inline) would otherwise grow to the size of this one.
+    Delta(Box<DeltaEntry>),
     /// The writer was aborted: its next incarnation will likely write here again.
     Estimate,
+}
+
+/// A delta entry.
+#[derive(Clone, Debug)]
+struct DeltaEntry {
+    /// The writing incarnation.
+    incarnation: Incarnation,
+    /// What it adds.
+    delta: i128,
+    /// The key's nearest lower entry when the delta was recorded (for statistics).
+    below_at_write: Option<Version>,
+    /// The key's value after this delta, set when the writer commits (and then final: a
+    /// committed transaction never runs again). Reads from above stop here.
+    resolved: Option<u64>,
 }
 
 /// What a read by transaction `j` finds.
@@ -153,8 +160,9 @@ pub enum ReadResult<V> {
 pub enum PredicateRead {
     /// The counter is at least the threshold; recorded as that predicate.
     Holds,
-    /// It is below the threshold (or not a counter); nothing recorded: the caller reads
-    /// the exact value if it needs it.
+    /// It is below the threshold (or not a counter); recorded as that predicate, so that
+    /// a lower write that makes it hold invalidates the read. A caller that needs the
+    /// exact value (to report it) reads it as well.
     Fails,
     /// An aborted writer lies on the way down; wait for it.
     Dependency {
@@ -181,6 +189,12 @@ pub enum ReadOrigin {
         /// The value when read (for statistics only).
         seen: u64,
     },
+    /// The counter was below `threshold` (a predicate read that failed); valid while it
+    /// still is.
+    Below {
+        /// The predicate's bound.
+        threshold: u64,
+    },
     /// The deltas added up to no `u64` (or sat on a value that is no counter): a
     /// speculative state. Valid while that still holds, so that the reader is not
     /// re-executed, again and again, on the same state. Such a read never commits: the
@@ -194,8 +208,86 @@ pub enum ReadOrigin {
 pub struct ReadDescriptor {
     /// The key read.
     pub key: KeyId,
+    origin: PackedOrigin,
+}
+
+impl ReadDescriptor {
+    fn new(key: KeyId, origin: ReadOrigin) -> Self {
+        Self {
+            key,
+            origin: PackedOrigin::from(origin),
+        }
+    }
+
     /// Where its value came from.
-    pub origin: ReadOrigin,
+    pub fn origin(&self) -> ReadOrigin {
+        ReadOrigin::from(self.origin)
+    }
+}
+
+/// A `u64` as two `u32`s: 4-byte aligned, so that a read descriptor takes 24 bytes, not
+/// 32 (read sets are copied and walked on every execution and validation).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Packed([u32; 2]);
+
+impl From<u64> for Packed {
+    fn from(value: u64) -> Self {
+        // Truncations on purpose: the two halves.
+        Self([(value >> 32) as u32, value as u32])
+    }
+}
+
+impl From<Packed> for u64 {
+    fn from(Packed([high, low]): Packed) -> Self {
+        (u64::from(high) << 32) | u64::from(low)
+    }
+}
+
+/// [`ReadOrigin`] as a read set stores it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum PackedOrigin {
+    MultiVersion(Version),
+    Storage,
+    Total(Packed),
+    AtLeast { threshold: Packed, seen: Packed },
+    Below { threshold: Packed },
+    OutOfRange,
+}
+
+impl From<ReadOrigin> for PackedOrigin {
+    fn from(origin: ReadOrigin) -> Self {
+        match origin {
+            ReadOrigin::MultiVersion(version) => Self::MultiVersion(version),
+            ReadOrigin::Storage => Self::Storage,
+            ReadOrigin::Total(total) => Self::Total(total.into()),
+            ReadOrigin::AtLeast { threshold, seen } => Self::AtLeast {
+                threshold: threshold.into(),
+                seen: seen.into(),
+            },
+            ReadOrigin::Below { threshold } => Self::Below {
+                threshold: threshold.into(),
+            },
+            ReadOrigin::OutOfRange => Self::OutOfRange,
+        }
+    }
+}
+
+impl From<PackedOrigin> for ReadOrigin {
+    fn from(origin: PackedOrigin) -> Self {
+        match origin {
+            PackedOrigin::MultiVersion(version) => Self::MultiVersion(version),
+            PackedOrigin::Storage => Self::Storage,
+            PackedOrigin::Total(total) => Self::Total(total.into()),
+            PackedOrigin::AtLeast { threshold, seen } => Self::AtLeast {
+                threshold: threshold.into(),
+                seen: seen.into(),
+            },
+            PackedOrigin::Below { threshold } => Self::Below {
+                threshold: threshold.into(),
+            },
+            PackedOrigin::OutOfRange => Self::OutOfRange,
+        }
+    }
 }
 
 /// What [`MVMemory::record`] reports.
@@ -373,7 +465,7 @@ where
         let id = self.index.intern(key);
         let (result, origin) = self.read_id(id, txn_idx);
         if let Some(origin) = origin {
-            reads.push(ReadDescriptor { key: id, origin });
+            reads.push(ReadDescriptor::new(id, origin));
         }
         result
     }
@@ -400,7 +492,7 @@ where
                     None,
                 ),
                 None => (ReadResult::NotFound, Some(ReadOrigin::Storage)),
-                Some((_, Entry::Delta { .. })) => match resolve(&versions, txn_idx) {
+                Some((_, Entry::Delta(_))) => match resolve(&versions, txn_idx) {
                     Resolution::Total { total, .. } => {
                         let (count, origin) = match u64::try_from(total) {
                             Ok(count) => (count, ReadOrigin::Total(count)),
@@ -433,9 +525,9 @@ where
     }
 
     /// Whether the counter that transaction `txn_idx` sees at `key` is at least
-    /// `threshold`. When it is, the read is recorded as that predicate: it stays valid
-    /// while the counter stays at or above `threshold`, so a lower transaction that
-    /// changes the counter without taking it below does not invalidate it.
+    /// `threshold`. The read is recorded as that predicate, or as its negation: it stays
+    /// valid while the answer stays the same, so a lower transaction that changes the
+    /// counter without crossing `threshold` does not invalidate it.
     pub fn read_at_least(
         &self,
         key: &K,
@@ -450,13 +542,16 @@ where
         match resolution {
             Resolution::Total { total, .. } if total >= i128::from(threshold) => {
                 let seen = u64::try_from(total).unwrap_or(u64::MAX);
-                reads.push(ReadDescriptor {
-                    key: id,
-                    origin: ReadOrigin::AtLeast { threshold, seen },
-                });
+                reads.push(ReadDescriptor::new(
+                    id,
+                    ReadOrigin::AtLeast { threshold, seen },
+                ));
                 PredicateRead::Holds
             }
-            Resolution::Total { .. } | Resolution::NotACounter => PredicateRead::Fails,
+            Resolution::Total { .. } | Resolution::NotACounter => {
+                reads.push(ReadDescriptor::new(id, ReadOrigin::Below { threshold }));
+                PredicateRead::Fails
+            }
             Resolution::Dependency(blocking_txn) => PredicateRead::Dependency { blocking_txn },
             Resolution::NeedsBase => PredicateRead::NeedsBase,
         }
@@ -497,6 +592,11 @@ where
                         _ => None,
                     };
                 }
+                ReadOrigin::Below { threshold } => match resolve(&versions, txn_idx) {
+                    Resolution::Total { total, .. } => total < i128::from(threshold),
+                    Resolution::NotACounter => true,
+                    Resolution::Dependency(_) | Resolution::NeedsBase => false,
+                },
                 ReadOrigin::OutOfRange => match resolve(&versions, txn_idx) {
                     Resolution::Total { total, .. } => u64::try_from(total).is_err(),
                     Resolution::NotACounter => true,
@@ -561,12 +661,12 @@ where
                         incarnation: version.incarnation,
                         value,
                     },
-                    Write::Delta(delta) => Entry::Delta {
+                    Write::Delta(delta) => Entry::Delta(Box::new(DeltaEntry {
                         incarnation: version.incarnation,
                         delta,
                         below_at_write: stamp(versions.below(version.txn_idx)),
                         resolved: None,
-                    },
+                    })),
                 };
                 versions.insert(version.txn_idx, entry);
             });
@@ -622,7 +722,7 @@ where
         let sets = lock(self.sets(txn_idx));
         let mut predicate_saves = 0;
         for read in sets.reads.iter() {
-            match self.check(read.key, txn_idx, read.origin) {
+            match self.check(read.key, txn_idx, read.origin()) {
                 None => {
                     return Validation {
                         valid: false,
@@ -654,15 +754,15 @@ where
                 let mut versions = lock(&slot.versions);
                 let below = resolve(&versions, txn_idx);
                 let now_below = stamp(versions.below(txn_idx));
-                let Some(Entry::Delta {
+                let Some(Entry::Delta(entry)) = versions.get_mut(txn_idx) else {
+                    return Ok(None);
+                };
+                let DeltaEntry {
                     delta,
                     below_at_write,
                     resolved,
                     ..
-                }) = versions.get_mut(txn_idx)
-                else {
-                    return Ok(None);
-                };
+                } = &mut **entry;
                 if resolved.is_some() {
                     // Resolved by an earlier call that stopped at a missing base.
                     return Ok(Some(false));
@@ -714,16 +814,10 @@ where
                 Some((_, Entry::Value { value, .. })) => {
                     out.push((slot.key.clone(), value.clone()));
                 }
-                Some((
-                    _,
-                    Entry::Delta {
-                        resolved: Some(total),
-                        ..
-                    },
-                )) => out.push((slot.key.clone(), V::from_count(*total))),
-                Some((txn_idx, Entry::Delta { resolved: None, .. })) => {
-                    error = Some(UnfinishedAtEnd::UnresolvedDelta { txn_idx });
-                }
+                Some((txn_idx, Entry::Delta(entry))) => match entry.resolved {
+                    Some(total) => out.push((slot.key.clone(), V::from_count(total))),
+                    None => error = Some(UnfinishedAtEnd::UnresolvedDelta { txn_idx }),
+                },
                 Some((txn_idx, Entry::Estimate)) => {
                     error = Some(UnfinishedAtEnd::Estimate { txn_idx });
                 }

@@ -133,7 +133,7 @@ fn record_hands_back_the_read_buffer_empty_and_keeps_the_reads() {
     let m = mem(2);
     let mut reads = Vec::with_capacity(8);
     m.read_recorded(&1, 1, &mut reads);
-    assert_eq!(reads[0].origin, ReadOrigin::Storage);
+    assert_eq!(reads[0].origin(), ReadOrigin::Storage);
     let outcome = m.record(Version::new(1, 0), reads, []);
     assert!(outcome.spare_read_buffer.is_empty());
     assert!(
@@ -166,7 +166,7 @@ fn recorded_reads_skip_dependencies_and_keep_origins() {
     );
     assert_eq!(m.read_recorded(&2, 2, &mut reads), ReadResult::NotFound);
     assert_eq!(
-        reads.iter().map(|read| read.origin).collect::<Vec<_>>(),
+        reads.iter().map(|read| read.origin()).collect::<Vec<_>>(),
         vec![
             ReadOrigin::MultiVersion(Version::new(0, 0)),
             ReadOrigin::Storage
@@ -257,7 +257,7 @@ fn a_summed_read_validates_by_its_total() {
         m.read_recorded(&1, 4, &mut reads),
         ReadResult::Summed { value: 13 }
     );
-    assert_eq!(reads[0].origin, ReadOrigin::Total(13));
+    assert_eq!(reads[0].origin(), ReadOrigin::Total(13));
     m.record(Version::new(4, 0), reads, []);
     assert!(m.validate_read_set(4));
     // Another delta below changes the total: invalid.
@@ -275,7 +275,10 @@ fn credits_below_a_debit_predicate_do_not_invalidate_it() {
     let mut reads = Vec::new();
     assert_eq!(m.read_at_least(&1, 3, 8, &mut reads), PredicateRead::Holds);
     assert_eq!(m.read_at_least(&1, 3, 11, &mut reads), PredicateRead::Fails);
-    assert_eq!(reads.len(), 1, "a failed predicate is not recorded");
+    assert_eq!(reads[1].origin(), ReadOrigin::Below { threshold: 11 });
+    // A failed predicate is validated too: it holds until a lower credit makes it pass.
+    let failed = reads.pop().expect("the failed predicate");
+    m.record(Version::new(4, 0), vec![failed], []);
     m.record_writes(Version::new(3, 0), reads, [(1, delta(-8))]);
     assert_eq!(
         m.validate(3),
@@ -284,8 +287,10 @@ fn credits_below_a_debit_predicate_do_not_invalidate_it() {
             predicate_saves: 0
         }
     );
+    assert!(m.validate_read_set(4), "10 - 8 is still below 11");
     // A credit below: the balance changed, the predicate still holds.
     m.record_writes(Version::new(1, 0), vec![], [(1, delta(50))]);
+    assert!(!m.validate_read_set(4), "52 is no longer below 11");
     assert_eq!(
         m.validate(3),
         Validation {
@@ -371,7 +376,7 @@ fn speculative_totals_outside_u64_validate_only_while_out_of_range() {
         m.read_recorded(&1, 2, &mut reads),
         ReadResult::Summed { value: 0 }
     );
-    assert_eq!(reads[0].origin, ReadOrigin::OutOfRange);
+    assert_eq!(reads[0].origin(), ReadOrigin::OutOfRange);
     m.record(Version::new(2, 0), reads, []);
     // Still out of range: re-executing would read the same, so the read stands...
     m.record_writes(Version::new(1, 0), vec![], [(1, delta(-1))]);
@@ -433,5 +438,26 @@ proptest! {
             .map(|k| (k, u64::try_from(state[k as usize]).expect("small values")))
             .collect();
         prop_assert_eq!(snap, expected);
+    }
+}
+
+#[test]
+fn read_descriptors_stay_small_and_keep_their_origin() {
+    assert_eq!(std::mem::size_of::<ReadDescriptor>(), 24);
+    for origin in [
+        ReadOrigin::Storage,
+        ReadOrigin::MultiVersion(Version::new(3, 7)),
+        ReadOrigin::Total(u64::MAX - 1),
+        ReadOrigin::AtLeast {
+            threshold: 1 << 40,
+            seen: u64::MAX,
+        },
+        ReadOrigin::Below { threshold: 0 },
+        ReadOrigin::OutOfRange,
+    ] {
+        assert_eq!(
+            ReadDescriptor::new(KeyId::from_position(1), origin).origin(),
+            origin
+        );
     }
 }

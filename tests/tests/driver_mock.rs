@@ -490,8 +490,8 @@ fn run_op<L: Ledger>(op: Op, ledger: &mut L) -> Result<(OpOutput, OpWrites), L::
             let debit = if deltas && ledger.at_least(from, amount)? {
                 Write::Delta(-i128::from(amount))
             } else {
-                // An exact run, or a failed predicate, which records nothing: the exact
-                // read is what makes the failure (or a success after all) validated.
+                // An exact run, or a failed predicate: the exact read says by how much
+                // (and a success after all).
                 match ledger.read(from)?.checked_sub(amount) {
                     Some(rest) => Write::Value(rest),
                     None => return fail(None),

@@ -28,7 +28,6 @@ mod contention;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use smallvec::SmallVec;
 use storage_adapter::{Hash, PublicKey, StateKey, StateValue, StateView, StorageError};
 
 use super::sequential::execute_sequential;
@@ -335,8 +334,26 @@ struct TosTask<'a, S: ?Sized> {
     hot: FxHashSet<StateKey>,
 }
 
-/// One execution's writes as the driver records them: values, then deltas.
-type TosWrites = SmallVec<[(StateKey, Write<StateValue>); 4]>;
+/// One execution's writes as the driver records them: values, then deltas, taken
+/// straight from the VM's two lists (not copied into a third).
+type TosWrites = std::iter::Chain<
+    std::iter::Map<
+        smallvec::IntoIter<[(StateKey, StateValue); 4]>,
+        fn((StateKey, StateValue)) -> (StateKey, Write<StateValue>),
+    >,
+    std::iter::Map<
+        smallvec::IntoIter<[(StateKey, i128); 2]>,
+        fn((StateKey, i128)) -> (StateKey, Write<StateValue>),
+    >,
+>;
+
+fn value_write((key, value): (StateKey, StateValue)) -> (StateKey, Write<StateValue>) {
+    (key, Write::Value(value))
+}
+
+fn delta_write((key, delta): (StateKey, i128)) -> (StateKey, Write<StateValue>) {
+    (key, Write::Delta(delta))
+}
 
 /// Each transaction's nonce hint: the index of the same sender's previous transaction.
 /// Known before execution because every TOS transaction names its sender, and right
@@ -402,13 +419,8 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
                 },
                 writes
                     .into_iter()
-                    .map(|(key, value)| (key, Write::Value(value)))
-                    .chain(
-                        deltas
-                            .into_iter()
-                            .map(|(key, delta)| (key, Write::Delta(delta))),
-                    )
-                    .collect(),
+                    .map(value_write as fn(_) -> _)
+                    .chain(deltas.into_iter().map(delta_write as fn(_) -> _)),
             )),
             Err(VmError::Read(ViewError::Dependency(blocking))) => {
                 Err(ExecuteError::Dependency(blocking))
