@@ -80,26 +80,25 @@ impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
     /// base ([`ParallelTask::counter_base`]), whose error it returns.
     pub fn read(&mut self, key: &T::Key) -> Result<SpeculativeRead<T::Value>, T::Error> {
         loop {
-            return Ok(
-                match self
-                    .memory
-                    .read_recorded(key, self.txn_idx, &mut self.reads)
-                {
-                    ReadResult::Value { value, .. } => SpeculativeRead::Value(value),
-                    ReadResult::Summed { value } => {
-                        self.delta_reads += 1;
-                        SpeculativeRead::Value(value)
-                    }
-                    ReadResult::NotFound => SpeculativeRead::NotFound,
-                    ReadResult::Dependency { blocking_txn } => {
-                        SpeculativeRead::Dependency(blocking_txn)
-                    }
-                    ReadResult::NeedsBase => {
-                        self.provide_base(key)?;
-                        continue;
-                    }
-                },
-            );
+            let read = match self
+                .memory
+                .read_recorded(key, self.txn_idx, &mut self.reads)
+            {
+                ReadResult::Value { value, .. } => SpeculativeRead::Value(value),
+                ReadResult::Summed { value } => {
+                    self.delta_reads += 1;
+                    SpeculativeRead::Value(value)
+                }
+                ReadResult::NotFound => SpeculativeRead::NotFound,
+                ReadResult::Dependency { blocking_txn } => {
+                    SpeculativeRead::Dependency(blocking_txn)
+                }
+                ReadResult::NeedsBase => {
+                    self.provide_base(key)?;
+                    continue;
+                }
+            };
+            return Ok(read);
         }
     }
 
@@ -113,7 +112,7 @@ impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
         threshold: u64,
     ) -> Result<SpeculativePredicate, T::Error> {
         loop {
-            return Ok(
+            let predicate =
                 match self
                     .memory
                     .read_at_least(key, self.txn_idx, threshold, &mut self.reads)
@@ -130,8 +129,8 @@ impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
                         self.provide_base(key)?;
                         continue;
                     }
-                },
-            );
+                };
+            return Ok(predicate);
         }
     }
 

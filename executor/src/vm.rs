@@ -224,7 +224,6 @@ fn execute<V: VmView>(
                     destination: transfer.destination,
                     asset: transfer.asset,
                 });
-                let fails = (TxOutcome::failed(overflow), deferred_a_credit);
                 if let Some((_, change)) = changes.iter_mut().find(|(changed, _)| *changed == key) {
                     // At most a few `u64`s summed: no `i128` overflow.
                     *change += i128::from(transfer.amount);
@@ -235,7 +234,7 @@ fn execute<V: VmView>(
                     Some((_, StateValue::Balance(current))) => {
                         match current.checked_add(transfer.amount) {
                             Some(credited) => *current = credited,
-                            None => return Ok(fails),
+                            None => return Ok((TxOutcome::failed(overflow), deferred_a_credit)),
                         }
                     }
                     // Only balances are written at balance keys above; kept as an error
@@ -248,7 +247,7 @@ fn execute<V: VmView>(
                     None => {
                         let current = read_balance(view, &key)?;
                         let Some(credited) = current.checked_add(transfer.amount) else {
-                            return Ok(fails);
+                            return Ok((TxOutcome::failed(overflow), deferred_a_credit));
                         };
                         writes.push((key, StateValue::Balance(credited)));
                     }

@@ -192,21 +192,7 @@ impl BlockStmExecutor {
                     exact_reexecutions: driver.exact_reexecutions,
                     ..ExecutionStats::default()
                 };
-                tracing::debug!(
-                    executions = stats.executions,
-                    validations = stats.validations,
-                    commit_validations = driver.commit_validations,
-                    aborts = stats.aborts,
-                    dependency_waits = stats.dependency_waits,
-                    hint_waits = stats.hint_waits,
-                    delta_writes = stats.delta_writes,
-                    delta_saves = stats.delta_saves,
-                    delta_reads = stats.delta_reads,
-                    predicate_reads = stats.predicate_reads,
-                    predicate_saves = stats.predicate_saves,
-                    exact_reexecutions = stats.exact_reexecutions,
-                    "block executed"
-                );
+                tracing::debug!(?driver, "block executed");
                 Ok(Execution { output, stats })
             }
             Err(ParallelError::Block(error)) => Err(error),
