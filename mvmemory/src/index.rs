@@ -149,10 +149,24 @@ impl<K, E> Slot<K, E> {
 #[cfg(not(loom))]
 const SHARDS: usize = 64;
 
+/// Entries of the front table (a power of two): at most this many keys are found without
+/// touching the id map at once.
+#[cfg(not(loom))]
+const MAX_FRONT_ENTRIES: usize = 1 << 15;
+
 #[cfg(not(loom))]
 pub(crate) struct KeyIndex<K, E> {
     ids: dashmap::DashMap<K, KeyId, rustc_hash::FxBuildHasher>,
     slots: boxcar::Vec<Slot<K, E>>,
+    /// A direct-mapped table in front of `ids`: for each hash bucket, the id of the last
+    /// key interned there, plus one (0 is empty). A hit is checked against the slot's
+    /// key, so a stale or colliding entry only costs the lookup in `ids`.
+    ///
+    /// It exists because `ids` takes a shard lock even to find a key, and that lock's
+    /// cache line moves to whichever core asked last: a key that every transaction
+    /// touches (an exchange's balance) would move it on every access. Entries here are
+    /// written only on a miss, so a hot key's entry stays shared in every core's cache.
+    front: Box<[std::sync::atomic::AtomicU32]>,
 }
 
 #[cfg(not(loom))]
@@ -167,7 +181,20 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
                 SHARDS,
             ),
             slots: boxcar::Vec::with_capacity(capacity),
+            front: (0..capacity.next_power_of_two().clamp(1, MAX_FRONT_ENTRIES))
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
         }
+    }
+
+    /// The front-table entry of `key`.
+    fn front_entry(&self, key: &K) -> &std::sync::atomic::AtomicU32 {
+        use std::hash::BuildHasher;
+        let hash = rustc_hash::FxBuildHasher.hash_one(key);
+        // The table's length is a power of two; the high bits of an Fx hash are the
+        // well-mixed ones.
+        let bucket = (hash >> 32) as usize & (self.front.len() - 1);
+        &self.front[bucket]
     }
 
     /// The id of `key`, if some transaction has read or written it.
@@ -177,6 +204,23 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
 
     /// The id of `key`, giving it a slot on first sight.
     pub(crate) fn intern(&self, key: &K) -> KeyId {
+        use std::sync::atomic::Ordering;
+        let front = self.front_entry(key);
+        // Acquire pairs with the Release store below: an id read here was pushed into
+        // `slots` before it was stored, so the slot is there to compare with.
+        if let Some(id) = front.load(Ordering::Acquire).checked_sub(1) {
+            let id = KeyId(id);
+            if self.with_slot(id, |slot| slot.key == *key) {
+                return id;
+            }
+        }
+        let id = self.intern_slow(key);
+        front.store(id.0.saturating_add(1), Ordering::Release);
+        id
+    }
+
+    /// [`KeyIndex::intern`] through the id map.
+    fn intern_slow(&self, key: &K) -> KeyId {
         // One probe under the shard's write lock, hit or miss: most keys of a block are
         // new when first read (a transfer to an account nobody touched yet), and trying a
         // read lock first would cost those a second lock and a second probe. The slot is
@@ -248,6 +292,60 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
         let slots = crate::sync::lock(&self.inner).1.clone();
         for slot in &slots {
             f(slot);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A one-entry front table: every key collides with every other, so each lookup
+    /// finds another key's id there (or its own) and must check before trusting it.
+    #[test]
+    fn colliding_front_entries_never_give_another_keys_id() {
+        let index: KeyIndex<u32, ()> = KeyIndex::with_capacity(1);
+        assert_eq!(index.front.len(), 1);
+        let ids: Vec<KeyId> = (0..100).map(|key| index.intern(&key)).collect();
+        for round in 0..3 {
+            for (key, id) in (0..100u32).zip(&ids).rev() {
+                assert_eq!(index.intern(&key), *id, "key {key}, round {round}");
+                assert_eq!(index.find(&key), Some(*id));
+            }
+        }
+        let mut distinct = ids.clone();
+        distinct.sort_by_key(|id| id.0);
+        distinct.dedup();
+        assert_eq!(distinct.len(), ids.len());
+    }
+
+    /// Threads interning overlapping keys through a small, shared front table agree on
+    /// one id per key, and every id names its own key's slot.
+    #[test]
+    fn threads_interning_through_the_front_table_agree_on_ids() {
+        let index: KeyIndex<u64, ()> = KeyIndex::with_capacity(8);
+        let per_thread: Vec<Vec<KeyId>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4u64)
+                .map(|thread| {
+                    let index = &index;
+                    scope.spawn(move || {
+                        (0..2_000u64)
+                            .map(|i| index.intern(&((i * 7 + thread) % 300)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().expect("interning thread"))
+                .collect()
+        });
+        for (thread, ids) in (0..4u64).zip(&per_thread) {
+            for (i, id) in (0..2_000u64).zip(ids) {
+                let key = (i * 7 + thread) % 300;
+                assert_eq!(index.find(&key), Some(*id));
+                assert!(index.with_slot(*id, |slot| slot.key == key));
+            }
         }
     }
 }
