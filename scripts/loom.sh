@@ -21,6 +21,7 @@ while read -r bug model; do
     run "planted bug ${bug}: ${model} must fail" "--cfg loom_planted_bug=\"${bug}\"" --exact "${model}"
 done <<'PLANTED'
 done_ignores_commit scheduler_counters
+done_ignores_commit claims_of_two_commit_everything
 skip_dependency_resume dependencies_always_resume
 commit_without_validation rolling_commit_in_order_after_validation
 fold_at_execution fee_totals_come_from_final_incarnations

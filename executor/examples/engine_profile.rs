@@ -5,7 +5,7 @@
 //! reference figures; this is the tool for iterating on the engine. Set `ONLY_PARALLEL=1`
 //! to skip the oracle's timings (for `perf record` of the engine alone), and
 //! `WORKLOAD=hot-receiver` (any `blockstm compare --workload` name) for another workload
-//! than p2p.
+//! than p2p, and `CLAIMS=off` for one-transaction execution claims.
 
 // An example program reports on stdout; that is its whole job.
 #![allow(clippy::print_stdout)]
@@ -27,7 +27,8 @@ fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repe
         min_parallel_txns: 0,
         // Profiles the parallel path, contended blocks included.
         contention_cutoff: None,
-    });
+    })
+    .with_claims(std::env::var_os("CLAIMS").is_none_or(|claims| claims != "off"));
     let mut sequential = Vec::new();
     let mut parallel = Vec::new();
     let mut stats = None;

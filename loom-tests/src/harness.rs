@@ -62,6 +62,8 @@ pub struct MockBlock {
     pub reward_applications: AtomicU64,
     /// Scheduling hints: each transaction's predecessor, if any (none by default).
     pub predecessors: Vec<Option<u32>>,
+    /// Consecutive transactions a worker claims at once (1 by default).
+    pub claim_size: usize,
 }
 
 impl MockBlock {
@@ -73,6 +75,7 @@ impl MockBlock {
             reward: 0,
             reward_applications: AtomicU64::new(0),
             predecessors: Vec::new(),
+            claim_size: 1,
         }
     }
 
@@ -213,6 +216,10 @@ impl ParallelTask for MockBlock {
 
     fn predecessor(&self, txn_idx: u32) -> Option<u32> {
         self.predecessors.get(txn_idx as usize).copied().flatten()
+    }
+
+    fn claim_size(&self) -> usize {
+        self.claim_size
     }
 }
 

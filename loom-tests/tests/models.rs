@@ -90,6 +90,25 @@ fn hinted_transactions_always_resume() {
     });
 }
 
+/// 2c. Execution claims: a worker claims two consecutive transactions at once. Claimed
+/// transactions that the worker has not started keep the block from being done (a worker
+/// leaving early would make `finish` report uncommitted transactions), the other worker
+/// starts what the sweep hands it when the execution sweep is pulled back under a claim,
+/// and the result is the baseline's. All three transactions write key 0, so aborts and
+/// ESTIMATE waits happen inside a claim and across the two.
+#[test]
+#[cfg_attr(loom_planted_bug = "done_ignores_commit", should_panic)]
+fn claims_of_two_commit_everything() {
+    model(3, || {
+        let mut block = MockBlock::new(vec![rmw(&[0], 5), rmw(&[0], 1), rmw(&[0, 1], 2)], &[]);
+        block.claim_size = 2;
+        let block = leak(block);
+        let outcome = run_block(block, 2);
+        let stats = assert_matches_baseline(block, outcome);
+        assert!(stats.executions >= 3);
+    });
+}
+
 /// 3. Rolling commit: each transaction is committed exactly once, in block order, and only
 /// with the output of its final, validated incarnation.
 #[test]

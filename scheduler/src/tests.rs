@@ -183,3 +183,90 @@ fn halt_makes_done() {
     assert!(s.done() && s.is_halted());
     assert_eq!(s.next_task(), None);
 }
+
+#[test]
+fn a_claim_starts_its_transactions_in_order_before_anything_else() {
+    let s = Scheduler::new(7).with_claim_size(3);
+    let mut mine = ExecutionClaim::default();
+    let mut theirs = ExecutionClaim::default();
+    assert_eq!(s.next_task_claiming(&mut mine), exec(0, 0));
+    assert_eq!(mine.len(), 2);
+    // Another worker's claim starts after this one's three transactions.
+    assert_eq!(s.next_task_claiming(&mut theirs), exec(3, 0));
+    assert_eq!(s.finish_execution(0, 0, true), None);
+    // Transaction 0 could be validated now, but the claimed transactions come first.
+    assert_eq!(s.next_task_claiming(&mut mine), exec(1, 0));
+    assert_eq!(s.next_task_claiming(&mut mine), exec(2, 0));
+    assert!(mine.is_empty());
+    assert_eq!(s.next_task_claiming(&mut mine), val(0, 0));
+}
+
+#[test]
+fn claimed_transactions_keep_the_block_from_being_done() {
+    let s = Scheduler::new(2).with_claim_size(2);
+    let mut claim = ExecutionClaim::default();
+    assert_eq!(s.next_task_claiming(&mut claim), exec(0, 0));
+    assert_eq!(s.finish_execution(0, 0, true), None);
+    let mut committer = s.try_commit().expect("commit role");
+    let candidate = committer.next_candidate().expect("0 executed");
+    assert!(committer.commit(candidate));
+    drop(committer);
+    // Transaction 1 is claimed but not started: nobody else may finish the block.
+    for _ in 0..4 {
+        assert_eq!(s.next_task(), None);
+        assert!(!s.done());
+    }
+    assert_eq!(s.next_task_claiming(&mut claim), exec(1, 0));
+    assert_eq!(s.finish_execution(1, 0, true), None);
+    let mut committer = s.try_commit().expect("commit role");
+    let candidate = committer.next_candidate().expect("1 executed");
+    assert!(candidate.needs_validation);
+    assert!(committer.commit(candidate));
+    drop(committer);
+    assert_eq!(s.next_task_claiming(&mut claim), None);
+    assert!(s.done());
+}
+
+#[test]
+fn a_claim_past_the_end_of_the_block_is_cut_to_it() {
+    let s = Scheduler::new(3).with_claim_size(16);
+    let mut first = ExecutionClaim::default();
+    let mut second = ExecutionClaim::default();
+    assert_eq!(s.next_task_claiming(&mut first), exec(0, 0));
+    assert_eq!(first.len(), 2);
+    assert_eq!(s.next_task_claiming(&mut second), None);
+    assert!(second.is_empty());
+    // Only the three real transactions count as active: once they are done, so is the block.
+    for txn_idx in 0..3 {
+        if txn_idx > 0 {
+            assert_eq!(s.next_task_claiming(&mut first), exec(txn_idx, 0));
+        }
+        assert_eq!(s.finish_execution(txn_idx, 0, true), None);
+    }
+    let mut committer = s.try_commit().expect("commit role");
+    while let Some(candidate) = committer.next_candidate() {
+        assert!(committer.commit(candidate));
+    }
+    drop(committer);
+    assert_eq!(s.next_task_claiming(&mut second), None);
+    assert!(s.done());
+}
+
+#[test]
+fn a_claimed_transaction_started_elsewhere_is_skipped() {
+    let s = Scheduler::new(4).with_claim_size(2);
+    let mut claim = ExecutionClaim::default();
+    assert_eq!(s.next_task_claiming(&mut claim), exec(0, 0));
+    // A worker without a claim of its own sweeps on to 2 and 3; then 1, still in the
+    // claim above, is started by nobody else, and the claimant finds it ready.
+    assert_eq!(s.next_task(), exec(2, 0));
+    assert_eq!(s.finish_execution(0, 0, true), None);
+    assert_eq!(s.next_task_claiming(&mut claim), exec(1, 0));
+    // Had the execution sweep been pulled back under a claim, the other worker would
+    // start the claimed transaction first; the claimant then skips it.
+    let s = Scheduler::new(3).with_claim_size(3);
+    let mut claim = ExecutionClaim::default();
+    assert_eq!(s.next_task_claiming(&mut claim), exec(0, 0));
+    assert_eq!(s.try_incarnate(1), exec(1, 0));
+    assert_eq!(s.next_task_claiming(&mut claim), exec(2, 0));
+}

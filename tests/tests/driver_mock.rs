@@ -70,6 +70,8 @@ struct MockBlock {
     /// Panic when executing this transaction (to test that a panic ends the run cleanly).
     panic_at: Option<u32>,
     executions: AtomicUsize,
+    /// Consecutive transactions a worker claims at once.
+    claim_size: usize,
 }
 
 impl ParallelTask for MockBlock {
@@ -101,6 +103,10 @@ impl ParallelTask for MockBlock {
 
     fn counter_base(&self, key: &u64) -> Result<u64, String> {
         Ok(self.storage.get(key).copied().unwrap_or(0))
+    }
+
+    fn claim_size(&self) -> usize {
+        self.claim_size
     }
 }
 
@@ -142,13 +148,19 @@ fn sequential(block: &MockBlock) -> (Vec<Vec<u64>>, HashMap<u64, u64>) {
     (outputs, state)
 }
 
+/// Claim sizes: mostly the paper's one, often a few, now and then more than the block.
+fn claim_size_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(1usize), 2usize..=8, Just(64usize)]
+}
+
 fn block_strategy() -> impl Strategy<Value = MockBlock> {
     (
         1u64..24,
         proptest::collection::vec(any::<u64>(), 1..300),
         proptest::collection::vec(0u64..50, 0..24),
+        claim_size_strategy(),
     )
-        .prop_map(|(num_keys, seeds, initial)| MockBlock {
+        .prop_map(|(num_keys, seeds, initial, claim_size)| MockBlock {
             txns: seeds.into_iter().map(|seed| MockTxn { seed }).collect(),
             storage: initial
                 .into_iter()
@@ -158,6 +170,7 @@ fn block_strategy() -> impl Strategy<Value = MockBlock> {
             num_keys,
             panic_at: None,
             executions: AtomicUsize::new(0),
+            claim_size,
         })
 }
 
@@ -187,6 +200,7 @@ fn heavy_contention_on_one_key_is_exact_and_repeatable() {
         num_keys: 1,
         panic_at: None,
         executions: AtomicUsize::new(0),
+        claim_size: 1,
     };
     let expected = sequential(&block);
     for _ in 0..5 {
@@ -209,6 +223,7 @@ fn a_panicking_transaction_ends_the_run_without_hanging() {
         num_keys: 8,
         panic_at: Some(250),
         executions: AtomicUsize::new(0),
+        claim_size: 1,
     };
     let result = run_parallel(&block, block.txns.len(), 4, OrderSink::default());
     match result {
@@ -240,6 +255,7 @@ fn a_fatal_error_in_the_sink_ends_the_run() {
         num_keys: 16,
         panic_at: None,
         executions: AtomicUsize::new(0),
+        claim_size: 1,
     };
     match run_parallel(&block, block.txns.len(), 4, FailingSink) {
         Err(DriverError::Fatal(message)) => assert_eq!(message, "overflow at 100"),
@@ -258,6 +274,7 @@ fn empty_block_runs() {
         num_keys: 1,
         panic_at: None,
         executions: AtomicUsize::new(0),
+        claim_size: 1,
     };
     let (run, sink) = run_parallel(&block, 0, 4, OrderSink::default()).expect("empty block");
     assert!(run.outputs.is_empty() && run.writes.is_empty() && sink.committed.is_empty());
@@ -539,6 +556,8 @@ struct DeltaBlock {
     /// Microseconds each execution of transaction `i` spins (`spin_micros[i]`, 0 if
     /// absent), so that workers overlap.
     spin_micros: Vec<u64>,
+    /// Consecutive transactions a worker claims at once.
+    claim_size: usize,
 }
 
 impl DeltaBlock {
@@ -608,6 +627,10 @@ impl ParallelTask for DeltaBlock {
 
     fn counter_base(&self, key: &u64) -> Result<u64, String> {
         Ok(self.base(*key))
+    }
+
+    fn claim_size(&self) -> usize {
+        self.claim_size
     }
 }
 
@@ -725,9 +748,10 @@ fn delta_block_strategy() -> impl Strategy<Value = DeltaBlock> {
             (
                 proptest::collection::vec(op_strategy(num_keys), 1..120),
                 proptest::collection::vec(balance_strategy(), num_keys as usize),
+                claim_size_strategy(),
             )
         })
-        .prop_map(|(ops, balances)| DeltaBlock {
+        .prop_map(|(ops, balances, claim_size)| DeltaBlock {
             ops,
             storage: balances
                 .into_iter()
@@ -735,6 +759,7 @@ fn delta_block_strategy() -> impl Strategy<Value = DeltaBlock> {
                 .filter_map(|(key, balance)| Some((key as u64, balance?)))
                 .collect(),
             spin_micros: Vec::new(),
+            claim_size,
         })
 }
 
@@ -774,6 +799,8 @@ fn hot_block(len: u64) -> DeltaBlock {
         ops,
         storage: [(0, 100), (1, u64::MAX - 100)].into_iter().collect(),
         spin_micros: vec![5; len as usize],
+        // Runs of three: workers hold claimed transactions while others commit below.
+        claim_size: 3,
     }
 }
 
@@ -800,6 +827,7 @@ fn an_overflowing_delta_is_reexecuted_exactly_in_every_run() {
         ],
         storage: [(0, u64::MAX - 200)].into_iter().collect(),
         spin_micros: Vec::new(),
+        claim_size: 1,
     };
     let (outputs, _) = delta_sequential(&block);
     assert!(
@@ -837,6 +865,7 @@ fn a_predicate_that_stops_holding_is_reexecuted() {
         ],
         storage: [(0, 100)].into_iter().collect(),
         spin_micros: vec![300],
+        claim_size: 1,
     };
     let (outputs, _) = delta_sequential(&block);
     assert!(!outputs[1].ok, "{outputs:?}");
@@ -899,6 +928,7 @@ fn a_read_of_an_out_of_range_sum_does_not_spin() {
         ],
         storage: [(0, u64::MAX - 6)].into_iter().collect(),
         spin_micros: vec![2_000],
+        claim_size: 1,
     };
     let mut worst = DriverStats::default();
     for _ in 0..10 {

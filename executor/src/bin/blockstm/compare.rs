@@ -96,6 +96,11 @@ pub struct CompareArgs {
     /// debits from them are checked as "balance ≥ spend" (`off` to measure what they save).
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     deltas: bool,
+    /// Block-STM's execution claims: a worker claims runs of consecutive transactions
+    /// (sized from a sample of the block) instead of one at a time (`off` to measure what
+    /// they save).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    claims: bool,
 }
 
 fn parse_on_off(text: &str) -> Result<bool, String> {
@@ -202,7 +207,8 @@ impl Engine {
                     ..BlockStmConfig::default()
                 })
                 .with_nonce_hints(args.nonce_hints)
-                .with_deltas(args.deltas),
+                .with_deltas(args.deltas)
+                .with_claims(args.claims),
             ),
         }
     }

@@ -30,6 +30,25 @@ const SAMPLE: usize = 256;
 /// this says little more about aborts.
 const MAX_WINDOW: usize = 16;
 
+/// The claim sizes tried, largest first. Past 16, a claim saves little more of the
+/// shared-counter traffic and holds back transactions that another worker could start.
+const CLAIM_SIZES: [usize; 4] = [16, 8, 4, 2];
+
+/// The most transactions all workers' claims may span together: two workers' runs of
+/// 16, the largest measured to help (`papers/results.md`).
+const MAX_CLAIMED_IN_FLIGHT: usize = 32;
+
+/// Claims are used only up to this many workers. Measured on 16 cores
+/// (`papers/results.md`), claims of any size made blocks slower at 8 and 16 threads:
+/// a worker starts its claimed transactions before validating, so validations drift to
+/// the single committer, which then validates serially what idle workers could have
+/// validated in parallel. On two workers that costs little and the locality wins.
+const MAX_CLAIMING_THREADS: usize = 2;
+
+/// The most conflicts (percent of the sample) a claim size may bring: each one is a
+/// likely re-execution, and a claim saves only a fraction of an execution's cost.
+const MAX_CLAIM_CONFLICT_PERCENT: u8 = 5;
+
 /// What the sample says about a block.
 #[derive(Debug, Default)]
 pub(crate) struct BlockShape {
@@ -39,6 +58,13 @@ pub(crate) struct BlockShape {
     pub(crate) conflict_percent: u8,
     /// The balances to change by deltas (empty without deltas).
     pub(crate) hot: FxHashSet<StateKey>,
+    /// How many consecutive transactions a worker claims at once
+    /// ([`blockstm_driver::ParallelTask::claim_size`]): the largest of [`CLAIM_SIZES`]
+    /// for which few sampled transactions conflict within `size × threads` of each
+    /// other, since that is about how far apart the workers' claims run, and
+    /// `size × threads` stays within [`MAX_CLAIMED_IN_FLIGHT`]; 1 otherwise, and always
+    /// 1 above [`MAX_CLAIMING_THREADS`] workers.
+    pub(crate) claim_size: usize,
 }
 
 /// Looks at the first [`SAMPLE`] transactions of a block to be run on `threads` threads;
@@ -46,7 +72,10 @@ pub(crate) struct BlockShape {
 pub(crate) fn analyze(transactions: &[Transaction], threads: usize, deltas: bool) -> BlockShape {
     let sample = &transactions[..transactions.len().min(SAMPLE)];
     if sample.len() < 2 {
-        return BlockShape::default();
+        return BlockShape {
+            claim_size: 1,
+            ..BlockShape::default()
+        };
     }
     let window = threads.saturating_mul(2).clamp(1, MAX_WINDOW);
     let hot = if deltas {
@@ -54,6 +83,28 @@ pub(crate) fn analyze(transactions: &[Transaction], threads: usize, deltas: bool
     } else {
         FxHashSet::default()
     };
+    let conflict_percent = conflict_percent_within(sample, window, &hot);
+    let claim_size = CLAIM_SIZES
+        .into_iter()
+        .filter(|size| threads <= MAX_CLAIMING_THREADS && size * threads <= MAX_CLAIMED_IN_FLIGHT)
+        .find(|size| {
+            let window = size.saturating_mul(threads).min(sample.len() - 1);
+            conflict_percent_within(sample, window, &hot) <= MAX_CLAIM_CONFLICT_PERCENT
+        })
+        .unwrap_or(1);
+    BlockShape {
+        conflict_percent,
+        hot,
+        claim_size,
+    }
+}
+
+/// The percentage (0–100) of `sample` that touches an account one of the `window`
+/// transactions just before it also touches, credits to `hot` balances aside.
+fn conflict_percent_within(sample: &[Transaction], window: usize, hot: &FxHashSet<StateKey>) -> u8 {
+    if sample.len() < 2 {
+        return 0;
+    }
     // The last sampled transaction that touched each account.
     let mut last: FxHashMap<&PublicKey, usize> =
         FxHashMap::with_capacity_and_hasher(sample.len() * 2, Default::default());
@@ -74,11 +125,8 @@ pub(crate) fn analyze(transactions: &[Transaction], threads: usize, deltas: bool
         }
         conflicts += usize::from(conflict);
     }
-    BlockShape {
-        // At most 100: the first transaction never conflicts.
-        conflict_percent: u8::try_from(conflicts * 100 / (sample.len() - 1)).unwrap_or(100),
-        hot,
-    }
+    // At most 100: the first transaction never conflicts.
+    u8::try_from(conflicts * 100 / (sample.len() - 1)).unwrap_or(100)
 }
 
 /// The balances credited in at least one of every `2 × window` sampled transactions
@@ -183,6 +231,24 @@ mod tests {
         // Each of 64 accounts credited 4 times in 256: once in 64, below one in 8.
         let block: Vec<_> = (0..=255u8).map(|i| pay(i, 128 + i % 64)).collect();
         assert!(analyze(&block, 2, true).hot.is_empty());
+    }
+
+    #[test]
+    fn claims_grow_as_long_as_runs_of_that_length_seldom_conflict() {
+        let disjoint: Vec<_> = (0..200).map(|i| pay(i, 255 - (i % 50))).collect();
+        // Receivers repeat every 50 transactions: claims of 16 on 2 threads (32 in
+        // flight) never meet one twice.
+        assert_eq!(analyze(&disjoint, 2, false).claim_size, 16);
+        let every_20: Vec<_> = (0..200).map(|i| pay(i, 255 - (i % 20))).collect();
+        assert_eq!(analyze(&every_20, 2, false).claim_size, 8);
+        let ping_pong: Vec<_> = (0..100).map(|i| pay(i % 2, 1 - i % 2)).collect();
+        assert_eq!(analyze(&ping_pong, 2, false).claim_size, 1);
+        assert_eq!(analyze(&[], 2, false).claim_size, 1);
+        // Claims only on two workers, where they were measured to help.
+        let distinct: Vec<_> = (0..120).map(|i| pay(i, 255 - i)).collect();
+        assert_eq!(analyze(&distinct, 2, false).claim_size, 16);
+        assert_eq!(analyze(&distinct, 3, false).claim_size, 1);
+        assert_eq!(analyze(&distinct, 16, false).claim_size, 1);
     }
 
     #[test]
