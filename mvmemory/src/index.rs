@@ -11,7 +11,9 @@
 //! slot with its own lock, so two transactions contend only when they touch the same key.
 //!
 //! Normally the id map is a `DashMap` (sharded read-write locks): threads interning keys
-//! in different shards never wait on each other. Under `cfg(loom)` a single loom mutex
+//! in different shards never wait on each other. A direct-mapped table of atomic ids sits
+//! in front of it, so that finding a key already interned takes no lock at all (see
+//! `KeyIndex::front`). Under `cfg(loom)` a single loom mutex
 //! stands in for both the map and the slot vector, because loom can only see the locks it
 //! provides; the models check the logic above the index, not DashMap or boxcar.
 

@@ -17,6 +17,12 @@
 //! transactions. When it is not, the committer validates it on the spot, which is then
 //! definitive because everything below is final.
 //!
+//! A worker may also claim several consecutive transactions with one fetch of
+//! `execution_idx` ([`Scheduler::with_claim_size`], [`ExecutionClaim`]) and start them in
+//! order before taking other work, so that neighbouring transactions run on one core.
+//! Claimed transactions count as active tasks until started, so the done rule does not
+//! change; with a claim size of 1 the scheduler is the paper's.
+//!
 //! The scheduler knows only transaction indices; what a task *does* is the caller's
 //! business (see the `executor` crate's Block-STM engine).
 //!

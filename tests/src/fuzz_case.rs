@@ -35,7 +35,7 @@
 //! # Corrupt state
 //!
 //! The account's multisig byte, when it is 30 modulo 32, puts a value of the wrong kind at
-//! one of the account's keys (its top three bits pick which, see [`corrupt_entry`]): a nonce
+//! one of the account's keys (its top three bits pick which, see `corrupt_entry`): a nonce
 //! key holding a balance or a multisig configuration, a balance key holding a nonce or a
 //! multisig configuration, a multisig key holding a balance or a nonce. `MemoryStore` keeps
 //! values as given, so the engines meet them as a store with a damaged value would hand
