@@ -567,7 +567,7 @@ pub struct CommitCandidate {
     pub incarnation: Incarnation,
     /// No validation since the last lower transaction's final writes: the committer must
     /// validate the read set now (definitive, since every lower transaction is final) and
-    /// abort with [`Committer::abort`] if it fails.
+    /// abort with [`Committer::try_abort`] if it fails.
     pub needs_validation: bool,
 }
 
