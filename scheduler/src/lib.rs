@@ -166,7 +166,7 @@ pub struct ExecutionClaim {
 impl ExecutionClaim {
     /// Claimed transactions not started yet.
     pub fn len(&self) -> usize {
-        self.end - self.next
+        self.end.saturating_sub(self.next)
     }
 
     /// Whether no claimed transaction is waiting.
@@ -332,12 +332,11 @@ impl Scheduler {
         None
     }
 
-    fn next_version_to_execute(&self, claim: &mut ExecutionClaim) -> Option<Task> {
+    fn next_version_to_execute(&self, claim: &mut ExecutionClaim, size: usize) -> Option<Task> {
         if self.execution_idx.load(ORDER) >= self.num_txns {
             self.check_done();
             return None;
         }
-        let size = self.claim_size;
         // Counted active before they are claimed, as the paper counts one, so that no
         // worker sees the sweep past the end with these still unstarted and no task.
         self.num_active_tasks.fetch_add(size, ORDER);
@@ -378,13 +377,19 @@ impl Scheduler {
     /// one transaction at a time; see [`Scheduler::next_task_claiming`] for claims of
     /// [`Scheduler::with_claim_size`].
     pub fn next_task(&self) -> Option<Task> {
-        self.next_task_claiming(&mut ExecutionClaim::default())
+        // One transaction at a time whatever the claim size: a claim made here would be
+        // dropped with its unstarted transactions still counted active.
+        self.next_task_with(&mut ExecutionClaim::default(), 1)
     }
 
     /// [`Scheduler::next_task`] for a worker that keeps `claim` across calls: the
     /// transactions it claimed and has not started come first, in order, and a new
     /// execution claim takes [`Scheduler::with_claim_size`] transactions at once.
     pub fn next_task_claiming(&self, claim: &mut ExecutionClaim) -> Option<Task> {
+        self.next_task_with(claim, self.claim_size)
+    }
+
+    fn next_task_with(&self, claim: &mut ExecutionClaim, claim_size: usize) -> Option<Task> {
         if self.done() {
             return None;
         }
@@ -399,7 +404,7 @@ impl Scheduler {
                 return Some(task);
             }
         }
-        self.next_version_to_execute(claim)
+        self.next_version_to_execute(claim, claim_size)
     }
 
     /// Starts the first claimed transaction that is still ready; each one tried gives up

@@ -270,3 +270,21 @@ fn a_claimed_transaction_started_elsewhere_is_skipped() {
     assert_eq!(s.try_incarnate(1), exec(1, 0));
     assert_eq!(s.next_task_claiming(&mut claim), exec(2, 0));
 }
+
+#[test]
+fn next_task_without_a_claim_takes_one_transaction_whatever_the_claim_size() {
+    // A claim made through `next_task` would be dropped with its unstarted transactions
+    // still counted active, and the block would never be done.
+    let s = Scheduler::new(2).with_claim_size(8);
+    assert_eq!(next(&s), exec(0, 0));
+    assert_eq!(next(&s), exec(1, 0));
+    assert_eq!(s.finish_execution(0, 0, true), None);
+    assert_eq!(s.finish_execution(1, 0, true), None);
+    let mut committer = s.try_commit().expect("commit role");
+    while let Some(candidate) = committer.next_candidate() {
+        assert!(committer.commit(candidate));
+    }
+    drop(committer);
+    assert_eq!(s.next_task(), None);
+    assert!(s.done());
+}
