@@ -20,6 +20,18 @@ fn next(s: &Scheduler) -> Option<Task> {
     (0..8).find_map(|_| s.next_task())
 }
 
+/// Commits every transaction ready to commit (validated or not: these tests do no memory
+/// work); returns how many.
+fn commit_ready(s: &Scheduler) -> usize {
+    let mut committer = s.try_commit().expect("commit role");
+    let mut committed = 0;
+    while let Some(candidate) = committer.next_candidate() {
+        assert!(committer.commit(candidate));
+        committed += 1;
+    }
+    committed
+}
+
 #[test]
 fn empty_block_is_done_at_once() {
     let s = Scheduler::new(0);
@@ -207,10 +219,7 @@ fn claimed_transactions_keep_the_block_from_being_done() {
     let mut claim = ExecutionClaim::default();
     assert_eq!(s.next_task_claiming(&mut claim), exec(0, 0));
     assert_eq!(s.finish_execution(0, 0, true), None);
-    let mut committer = s.try_commit().expect("commit role");
-    let candidate = committer.next_candidate().expect("0 executed");
-    assert!(committer.commit(candidate));
-    drop(committer);
+    assert_eq!(commit_ready(&s), 1);
     // Transaction 1 is claimed but not started: nobody else may finish the block.
     for _ in 0..4 {
         assert_eq!(s.next_task(), None);
@@ -243,11 +252,7 @@ fn a_claim_past_the_end_of_the_block_is_cut_to_it() {
         }
         assert_eq!(s.finish_execution(txn_idx, 0, true), None);
     }
-    let mut committer = s.try_commit().expect("commit role");
-    while let Some(candidate) = committer.next_candidate() {
-        assert!(committer.commit(candidate));
-    }
-    drop(committer);
+    commit_ready(&s);
     assert_eq!(s.next_task_claiming(&mut second), None);
     assert!(s.done());
 }
@@ -280,11 +285,7 @@ fn next_task_without_a_claim_takes_one_transaction_whatever_the_claim_size() {
     assert_eq!(next(&s), exec(1, 0));
     assert_eq!(s.finish_execution(0, 0, true), None);
     assert_eq!(s.finish_execution(1, 0, true), None);
-    let mut committer = s.try_commit().expect("commit role");
-    while let Some(candidate) = committer.next_candidate() {
-        assert!(committer.commit(candidate));
-    }
-    drop(committer);
+    commit_ready(&s);
     assert_eq!(s.next_task(), None);
     assert!(s.done());
 }
