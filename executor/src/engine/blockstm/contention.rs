@@ -50,7 +50,7 @@ const MAX_CLAIMING_THREADS: usize = 2;
 const MAX_CLAIM_CONFLICT_PERCENT: u8 = 5;
 
 /// What the sample says about a block.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct BlockShape {
     /// The percentage (0–100) of the first [`SAMPLE`] transactions that touch an account
     /// one of the `2 × threads` transactions just before them also touches, credits to a
@@ -67,15 +67,23 @@ pub(crate) struct BlockShape {
     pub(crate) claim_size: usize,
 }
 
+/// No conflicts, no hot balances, one transaction per claim: a block too small to say more.
+impl Default for BlockShape {
+    fn default() -> Self {
+        Self {
+            conflict_percent: 0,
+            hot: FxHashSet::default(),
+            claim_size: 1,
+        }
+    }
+}
+
 /// Looks at the first [`SAMPLE`] transactions of a block to be run on `threads` threads;
 /// `deltas` says whether hot balances may be changed by deltas.
 pub(crate) fn analyze(transactions: &[Transaction], threads: usize, deltas: bool) -> BlockShape {
     let sample = &transactions[..transactions.len().min(SAMPLE)];
     if sample.len() < 2 {
-        return BlockShape {
-            claim_size: 1,
-            ..BlockShape::default()
-        };
+        return BlockShape::default();
     }
     let window = threads.saturating_mul(2).clamp(1, MAX_WINDOW);
     let hot = if deltas {
