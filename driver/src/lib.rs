@@ -16,7 +16,7 @@ use std::hash::Hash;
 pub use mvmemory::{Counter, Write};
 use mvmemory::{DeltaCommit, MVMemory, PredicateRead, ReadDescriptor, ReadResult, Version};
 use scheduler::{ExecutionClaim, Scheduler, Task, TxnIndex};
-use sync::{lock, AtomicBool, Mutex, Ordering};
+use sync::{lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// One transaction's speculative view of the block's memory; records its read set.
 pub struct SpeculativeReads<'a, T: ParallelTask + ?Sized> {
@@ -27,6 +27,9 @@ pub struct SpeculativeReads<'a, T: ParallelTask + ?Sized> {
     deltas_allowed: bool,
     delta_reads: u64,
     predicate_reads: u64,
+    /// A read of a [sink](ParallelTask::sinks) found a lower transaction unsettled: the
+    /// dependency it returned means "wait for the commit frontier".
+    awaiting_settle: bool,
 }
 
 impl<T: ParallelTask + ?Sized> std::fmt::Debug for SpeculativeReads<'_, T> {
@@ -97,6 +100,8 @@ impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
                     self.provide_base(key)?;
                     continue;
                 }
+                ReadResult::Settled { value } => SpeculativeRead::Value(value),
+                ReadResult::Unsettled => self.await_settle(),
             };
             return Ok(read);
         }
@@ -129,9 +134,21 @@ impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
                         self.provide_base(key)?;
                         continue;
                     }
+                    PredicateRead::Unsettled => {
+                        self.awaiting_settle = true;
+                        SpeculativePredicate::Dependency(self.txn_idx.saturating_sub(1))
+                    }
                 };
             return Ok(predicate);
         }
+    }
+
+    /// A sink read that must wait until every lower transaction has committed. The task
+    /// sees an ordinary dependency on the transaction just below (it only has to stop);
+    /// the driver knows better and waits for the commit frontier instead.
+    fn await_settle<V>(&mut self) -> SpeculativeRead<V> {
+        self.awaiting_settle = true;
+        SpeculativeRead::Dependency(self.txn_idx.saturating_sub(1))
     }
 
     fn provide_base(&self, key: &T::Key) -> Result<(), T::Error> {
@@ -201,6 +218,16 @@ pub trait ParallelTask: Sync {
     /// change. Like hints, it changes how much work is done, never the output.
     fn claim_size(&self) -> usize {
         1
+    }
+
+    /// Keys to settle at commit instead of versioning (see [`mvmemory`]'s sinks), asked
+    /// once when the run starts. Writes there (deltas or values) are applied in block
+    /// order as their writers commit, so a key that every transaction credits costs no
+    /// shared entry per credit; a read there waits until every lower transaction has
+    /// committed. For keys the block writes often and reads seldom: a balance it only
+    /// credits. Like hints, the choice changes how much work is done, never the output.
+    fn sinks(&self) -> Vec<Self::Key> {
+        Vec::new()
     }
 }
 
@@ -284,6 +311,9 @@ pub struct DriverStats {
     pub predicate_saves: u64,
     /// Transactions executed again without deltas because a delta did not fit at commit.
     pub exact_reexecutions: u64,
+    /// Executions suspended until every lower transaction had committed, because they
+    /// read a [sink](ParallelTask::sinks).
+    pub settle_waits: u64,
 }
 
 impl DriverStats {
@@ -301,6 +331,7 @@ impl DriverStats {
         self.predicate_reads += other.predicate_reads;
         self.predicate_saves += other.predicate_saves;
         self.exact_reexecutions += other.exact_reexecutions;
+        self.settle_waits += other.settle_waits;
     }
 }
 
@@ -355,6 +386,11 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     /// Locked only by the worker holding the commit role, so never contended.
     sink: Mutex<S>,
     error: Mutex<Option<DriverError<T::Error>>>,
+    /// Transactions suspended until the memory's settled frontier reaches them.
+    settle_waiters: Mutex<Vec<TxnIndex>>,
+    /// The lowest of `settle_waiters` (`usize::MAX` when none), so that the committer
+    /// looks at the list only when it has someone to wake.
+    lowest_settle_waiter: AtomicUsize,
 }
 
 impl<T: ParallelTask, S> std::fmt::Debug for BlockRun<'_, T, S> {
@@ -374,12 +410,14 @@ where
     pub fn new(task: &'t T, num_txns: usize, sink: S) -> Self {
         BlockRun {
             task,
-            memory: MVMemory::new(num_txns),
+            memory: MVMemory::with_sinks(num_txns, task.sinks()),
             scheduler: Scheduler::new(num_txns).with_claim_size(task.claim_size()),
             outputs: (0..num_txns).map(|_| Mutex::new(None)).collect(),
             exact: (0..num_txns).map(|_| AtomicBool::new(false)).collect(),
             sink: Mutex::new(sink),
             error: Mutex::new(None),
+            settle_waiters: Mutex::new(Vec::new()),
+            lowest_settle_waiter: AtomicUsize::new(usize::MAX),
         }
     }
 
@@ -532,17 +570,27 @@ where
                 deltas_allowed: !self.exact[txn_idx as usize].load(Ordering::Relaxed),
                 delta_reads: 0,
                 predicate_reads: 0,
+                awaiting_settle: false,
             };
             let result = self.task.execute(txn_idx, &mut reads);
             let SpeculativeReads {
                 reads: read_set,
                 delta_reads,
                 predicate_reads,
+                awaiting_settle,
                 ..
             } = reads;
             stats.delta_reads += delta_reads;
             stats.predicate_reads += predicate_reads;
             match result {
+                Err(ExecuteError::Dependency(_)) if awaiting_settle => {
+                    *read_buffer = read_set;
+                    if self.wait_for_settle(txn_idx) {
+                        stats.settle_waits += 1;
+                        return None;
+                    }
+                    // Everything below settled meanwhile: run again straight away.
+                }
                 Err(ExecuteError::Dependency(blocking_txn)) => {
                     *read_buffer = read_set;
                     if self.scheduler.add_dependency(txn_idx, blocking_txn) {
@@ -575,6 +623,43 @@ where
                 }
             }
         }
+    }
+
+    /// Suspends `txn_idx` until every lower transaction has settled, unless they all
+    /// have by now (`false`: execute again at once).
+    fn wait_for_settle(&self, txn_idx: TxnIndex) -> bool {
+        let mut waiters = lock(&self.settle_waiters);
+        // Announce, then look at the frontier; `wake_settled` moves the frontier, then
+        // looks at the announcement (both SeqCst). One of the two sees the other, so a
+        // waiter is never left behind a frontier that has passed it.
+        self.lowest_settle_waiter
+            .fetch_min(txn_idx as usize, Ordering::SeqCst);
+        if self.memory.settled_below() >= txn_idx as usize {
+            let lowest = waiters.iter().min().map_or(usize::MAX, |&w| w as usize);
+            self.lowest_settle_waiter.store(lowest, Ordering::SeqCst);
+            return false;
+        }
+        self.scheduler.suspend(txn_idx);
+        waiters.push(txn_idx);
+        true
+    }
+
+    /// Resumes the transactions waiting for the settled frontier that it has reached.
+    fn wake_settled(&self) {
+        if self.lowest_settle_waiter.load(Ordering::SeqCst) > self.memory.settled_below() {
+            return;
+        }
+        let mut waiters = lock(&self.settle_waiters);
+        let frontier = self.memory.settled_below();
+        waiters.retain(|&waiter| {
+            let ready = waiter as usize <= frontier;
+            if ready {
+                self.scheduler.resume(waiter);
+            }
+            !ready
+        });
+        let lowest = waiters.iter().min().map_or(usize::MAX, |&w| w as usize);
+        self.lowest_settle_waiter.store(lowest, Ordering::SeqCst);
     }
 
     fn validate(
@@ -671,6 +756,9 @@ where
             if !committer.commit(candidate) {
                 continue;
             }
+            // Final: apply its sink writes, and wake whoever waited for them.
+            self.memory.settle(candidate.txn_idx);
+            self.wake_settled();
             stats.delta_writes += u64::from(resolved.0);
             stats.delta_saves += u64::from(resolved.1);
             let slot = lock(&self.outputs[candidate.txn_idx as usize]);

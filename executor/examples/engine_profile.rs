@@ -5,14 +5,15 @@
 //! reference figures; this is the tool for iterating on the engine. Set `ONLY_PARALLEL=1`
 //! to skip the oracle's timings (for `perf record` of the engine alone), and
 //! `WORKLOAD=hot-receiver` (any `blockstm compare --workload` name) for another workload
-//! than p2p, and `CLAIMS=off` for one-transaction execution claims.
+//! than p2p, `CLAIMS=off` for one-transaction execution claims, and `SINKS=off` (or
+//! `all-hot`) to version every hot balance (or settle every one at commit).
 
 // An example program reports on stdout; that is its whole job.
 #![allow(clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor, SinkPolicy};
 use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
 use storage_adapter::{BlockStore, MemoryStore, RocksStore, StateView};
 
@@ -28,7 +29,12 @@ fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repe
         // Profiles the parallel path, contended blocks included.
         contention_cutoff: None,
     })
-    .with_claims(std::env::var_os("CLAIMS").is_none_or(|claims| claims != "off"));
+    .with_claims(std::env::var_os("CLAIMS").is_none_or(|claims| claims != "off"))
+    .with_sinks(match std::env::var("SINKS").as_deref() {
+        Ok("off") => SinkPolicy::Off,
+        Ok("all-hot") => SinkPolicy::AllHot,
+        _ => SinkPolicy::ReceiveOnly,
+    });
     let mut sequential = Vec::new();
     let mut parallel = Vec::new();
     let mut stats = None;

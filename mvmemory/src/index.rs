@@ -36,6 +36,9 @@ pub(crate) struct Versions<E> {
     /// The key's value beneath the block, as a counter, once a delta chain needed it
     /// (state beneath the block never changes during it, so it is cached for good).
     pub(crate) base: Option<u64>,
+    /// For a key settled at commit, its position among the memory's sinks (see the
+    /// `sink` module); such a key never holds entries.
+    pub(crate) sink: Option<u32>,
 }
 
 impl<E> Default for Versions<E> {
@@ -43,6 +46,7 @@ impl<E> Default for Versions<E> {
         Self {
             entries: SmallVec::new(),
             base: None,
+            sink: None,
         }
     }
 }

@@ -41,6 +41,16 @@
 //! resolved, and their totals range-checked, by [`MVMemory::commit_deltas`] as their
 //! writer commits, in block order.
 //!
+//! # Sinks
+//!
+//! A key that the block only writes, never reads while it runs (a balance it only
+//! credits), can be made a *sink* ([`MVMemory::with_sinks`]): it keeps no versions;
+//! writes there wait in their writer's write set until it commits
+//! ([`MVMemory::commit_deltas`] checks them, [`MVMemory::settle`] applies them in block
+//! order), and a read of it waits until every lower transaction has settled
+//! ([`ReadResult::Unsettled`]), then sees a final value that needs no validation (see the
+//! `sink` module).
+//!
 //! # Keys and ids
 //!
 //! The first read or write of a key in a block gives it a slot and a [`KeyId`]; read and
@@ -64,6 +74,7 @@
 
 mod delta;
 mod index;
+mod sink;
 mod sync;
 
 use std::hash::Hash;
@@ -72,8 +83,9 @@ use delta::{resolve, stamp, Resolution};
 pub use delta::{Counter, Write};
 pub use index::KeyId;
 use index::KeyIndex;
+use sink::{Sink, SinkWrite};
 use smallvec::SmallVec;
-use sync::{lock, Mutex};
+use sync::{lock, AtomicUsize, Mutex, Ordering};
 
 /// A transaction's position in the block.
 pub type TxnIndex = u32;
@@ -153,6 +165,15 @@ pub enum ReadResult<V> {
     /// The deltas below `j` reach the bottom of the block and the key's base value is
     /// not known yet: give it with [`MVMemory::provide_base`] and read again.
     NeedsBase,
+    /// The key is a sink and every transaction below `j` has settled: its final value
+    /// below `j`. Not recorded: it cannot change.
+    Settled {
+        /// The value.
+        value: V,
+    },
+    /// The key is a sink and some transaction below `j` has not settled yet: read again
+    /// once [`MVMemory::settled_below`] reaches `j`.
+    Unsettled,
 }
 
 /// What a predicate read ([`MVMemory::read_at_least`]) finds.
@@ -171,6 +192,9 @@ pub enum PredicateRead {
     },
     /// The key's base value is needed ([`MVMemory::provide_base`]) first.
     NeedsBase,
+    /// The key is a sink and a lower transaction has not settled yet (see
+    /// [`ReadResult::Unsettled`]).
+    Unsettled,
 }
 
 /// Where a recorded read was answered from, and so what its validation checks.
@@ -380,8 +404,7 @@ pub enum DeltaCommit<K> {
 /// Both sets are small vectors of ids: a typical transaction reads and writes a handful
 /// of keys, which then live inline here, so recording allocates nothing and a block's
 /// memory frees without a deallocation per transaction.
-#[derive(Default)]
-struct TxnSets {
+struct TxnSets<V> {
     /// Keys written by the last recorded incarnation.
     written: SmallVec<[KeyId; 4]>,
     /// Those of them written as deltas: all that the commit step must resolve (most
@@ -389,6 +412,19 @@ struct TxnSets {
     deltas: SmallVec<[KeyId; 2]>,
     /// The last recorded incarnation's read set.
     reads: SmallVec<[ReadDescriptor; 4]>,
+    /// The last recorded incarnation's writes to sinks, applied when it settles.
+    sink_writes: SmallVec<[SinkWrite<V>; 1]>,
+}
+
+impl<V> Default for TxnSets<V> {
+    fn default() -> Self {
+        Self {
+            written: SmallVec::new(),
+            deltas: SmallVec::new(),
+            reads: SmallVec::new(),
+            sink_writes: SmallVec::new(),
+        }
+    }
 }
 
 /// How many of a read set's first entries [`MVMemory::record`] checks for a written key
@@ -400,7 +436,10 @@ const WRITE_MATCH_SCAN: usize = 8;
 /// The multi-version memory of one block.
 pub struct MVMemory<K, V> {
     index: KeyIndex<K, Entry<V>>,
-    txns: Box<[Mutex<TxnSets>]>,
+    txns: Box<[Mutex<TxnSets<V>>]>,
+    sinks: Box<[Sink<V>]>,
+    /// Every transaction below this one has committed and its sink writes are applied.
+    settled_below: AtomicUsize,
 }
 
 impl<K, V> std::fmt::Debug for MVMemory<K, V> {
@@ -426,7 +465,76 @@ where
         Self {
             index: KeyIndex::with_capacity(num_txns.saturating_mul(2)),
             txns,
+            sinks: Box::default(),
+            settled_below: AtomicUsize::new(0),
         }
+    }
+
+    /// An empty memory for a block of `num_txns` transactions in which `sinks` are
+    /// settled at commit rather than versioned (see the crate docs): writes there are
+    /// applied as their writers commit, and reads wait for every lower transaction to
+    /// settle. A key given twice is one sink.
+    ///
+    /// ```
+    /// use mvmemory::{MVMemory, ReadResult, Version, Write};
+    ///
+    /// let memory: MVMemory<&str, u64> = MVMemory::with_sinks(3, ["exchange"]);
+    /// memory.provide_base(&"exchange", 100);
+    /// memory.record_writes(Version::new(0, 0), Vec::new(), [("exchange", Write::Delta(5))]);
+    /// // Transaction 1 cannot read the sink before transaction 0 settles…
+    /// assert_eq!(memory.read(&"exchange", 1), ReadResult::Unsettled);
+    /// assert!(matches!(memory.commit_deltas(0), mvmemory::DeltaCommit::Resolved { deltas: 1, .. }));
+    /// memory.settle(0);
+    /// // …and then reads the final value, with nothing to validate.
+    /// assert_eq!(memory.read(&"exchange", 1), ReadResult::Settled { value: 105 });
+    /// ```
+    pub fn with_sinks(num_txns: usize, sinks: impl IntoIterator<Item = K>) -> Self {
+        let mut memory = Self::new(num_txns);
+        let mut marked = Vec::new();
+        for key in sinks {
+            let id = memory.index.intern(&key);
+            let position =
+                u32::try_from(marked.len()).expect("invariant: fewer than 2^32 sinks in a block");
+            let fresh = memory.index.with_slot(id, |slot| {
+                let mut versions = lock(&slot.versions);
+                let fresh = versions.sink.is_none();
+                versions.sink.get_or_insert(position);
+                fresh
+            });
+            if fresh {
+                marked.push(Sink::new(id));
+            }
+        }
+        memory.sinks = marked.into_boxed_slice();
+        memory
+    }
+
+    /// Every transaction below this index has committed and had its sink writes applied
+    /// ([`MVMemory::settle`]): reads of sinks by transactions up to it see final values.
+    pub fn settled_below(&self) -> usize {
+        self.settled_below.load(Ordering::SeqCst)
+    }
+
+    /// A read of sink number `sink` by `txn_idx`: final, or not yet possible. Never
+    /// recorded, since a final value cannot change.
+    fn read_sink(&self, sink: u32, txn_idx: TxnIndex) -> ReadResult<V> {
+        // SeqCst pairs with the store in `settle`: every sink write below the frontier
+        // was applied before the frontier moved past it.
+        if self.settled_below() < txn_idx as usize {
+            return ReadResult::Unsettled;
+        }
+        match &lock(&self.sink(sink).state).value {
+            Some(value) => ReadResult::Settled {
+                value: value.clone(),
+            },
+            None => ReadResult::NotFound,
+        }
+    }
+
+    fn sink(&self, sink: u32) -> &Sink<V> {
+        self.sinks
+            .get(sink as usize)
+            .expect("invariant: sink positions come from this memory")
     }
 
     /// The block size this memory was made for.
@@ -434,7 +542,7 @@ where
         self.txns.len()
     }
 
-    fn sets(&self, txn_idx: TxnIndex) -> &Mutex<TxnSets> {
+    fn sets(&self, txn_idx: TxnIndex) -> &Mutex<TxnSets<V>> {
         self.txns
             .get(txn_idx as usize)
             .unwrap_or_else(|| panic!("invariant: transaction {txn_idx} is outside the block"))
@@ -472,9 +580,12 @@ where
 
     /// The read and, unless it is a dependency or needs a base, how to validate it.
     fn read_id(&self, id: KeyId, txn_idx: TxnIndex) -> (ReadResult<V>, Option<ReadOrigin>) {
-        self.index.with_slot(id, |slot| {
+        let read = self.index.with_slot(id, |slot| {
             let versions = lock(&slot.versions);
-            match versions.below(txn_idx) {
+            if let Some(sink) = versions.sink {
+                return Err(sink);
+            }
+            Ok(match versions.below(txn_idx) {
                 Some((writer, Entry::Value { incarnation, value })) => {
                     let version = Version::new(writer, *incarnation);
                     (
@@ -520,8 +631,9 @@ where
                         Some(ReadOrigin::OutOfRange),
                     ),
                 },
-            }
-        })
+            })
+        });
+        read.unwrap_or_else(|sink| (self.read_sink(sink, txn_idx), None))
     }
 
     /// Whether the counter that transaction `txn_idx` sees at `key` is at least
@@ -536,9 +648,17 @@ where
         reads: &mut Vec<ReadDescriptor>,
     ) -> PredicateRead {
         let id = self.index.intern(key);
-        let resolution = self
-            .index
-            .with_slot(id, |slot| resolve(&lock(&slot.versions), txn_idx));
+        let resolution = self.index.with_slot(id, |slot| {
+            let versions = lock(&slot.versions);
+            match versions.sink {
+                Some(sink) => Err((sink, versions.base)),
+                None => Ok(resolve(&versions, txn_idx)),
+            }
+        });
+        let resolution = match resolution {
+            Ok(resolution) => resolution,
+            Err((sink, base)) => return self.sink_at_least(sink, base, txn_idx, threshold),
+        };
         match resolution {
             Resolution::Total { total, .. } if total >= i128::from(threshold) => {
                 let seen = u64::try_from(total).unwrap_or(u64::MAX);
@@ -554,6 +674,30 @@ where
             }
             Resolution::Dependency(blocking_txn) => PredicateRead::Dependency { blocking_txn },
             Resolution::NeedsBase => PredicateRead::NeedsBase,
+        }
+    }
+
+    /// A predicate read of a sink: final (so not recorded), or not yet possible.
+    fn sink_at_least(
+        &self,
+        sink: u32,
+        base: Option<u64>,
+        txn_idx: TxnIndex,
+        threshold: u64,
+    ) -> PredicateRead {
+        if self.settled_below() < txn_idx as usize {
+            return PredicateRead::Unsettled;
+        }
+        let count = match &lock(&self.sink(sink).state).value {
+            Some(value) => value.count(),
+            None => match base {
+                Some(base) => Some(base),
+                None => return PredicateRead::NeedsBase,
+            },
+        };
+        match count {
+            Some(count) if count >= threshold => PredicateRead::Holds,
+            _ => PredicateRead::Fails,
         }
     }
 
@@ -648,14 +792,17 @@ where
         let mut sets = lock(self.sets(version.txn_idx));
         let previous = std::mem::take(&mut sets.written);
         sets.deltas.clear();
+        sets.sink_writes.clear();
         let mut wrote_new_location = false;
         for (key, write) in writes {
             let id = self.write_id(&key, &reads);
-            if matches!(write, Write::Delta(_)) {
-                sets.deltas.push(id);
-            }
-            self.index.with_slot(id, |slot| {
+            let is_delta = matches!(write, Write::Delta(_));
+            // A sink's write comes back out, for the transaction's own write set.
+            let sink_write = self.index.with_slot(id, |slot| {
                 let mut versions = lock(&slot.versions);
+                if let Some(sink) = versions.sink {
+                    return Some((sink, write));
+                }
                 let entry = match write {
                     Write::Value(value) => Entry::Value {
                         incarnation: version.incarnation,
@@ -669,7 +816,21 @@ where
                     })),
                 };
                 versions.insert(version.txn_idx, entry);
+                None
             });
+            if let Some((sink, write)) = sink_write {
+                sets.sink_writes.push(SinkWrite {
+                    sink,
+                    write,
+                    frontier_at_write: TxnIndex::try_from(self.settled_below())
+                        .unwrap_or(TxnIndex::MAX),
+                    settled: None,
+                });
+                continue;
+            }
+            if is_delta {
+                sets.deltas.push(id);
+            }
             wrote_new_location |= !previous.contains(&id);
             sets.written.push(id);
         }
@@ -746,7 +907,7 @@ where
     /// On [`DeltaCommit::NeedsBase`], provide the base and call again; deltas resolved
     /// by the first call stay resolved.
     pub fn commit_deltas(&self, txn_idx: TxnIndex) -> DeltaCommit<K> {
-        let sets = lock(self.sets(txn_idx));
+        let mut sets = lock(self.sets(txn_idx));
         let mut deltas = 0;
         let mut saves = 0;
         for id in sets.deltas.iter() {
@@ -800,7 +961,87 @@ where
                 Err(outcome) => return outcome,
             }
         }
+        // Sink writes: computed here, against the sink's value after every lower
+        // transaction, and applied only by `settle`, once the writer has committed.
+        for write in sets.sink_writes.iter_mut() {
+            match self.sink_total(txn_idx, write) {
+                Ok(saved) => {
+                    if matches!(write.write, Write::Delta(_)) {
+                        deltas += 1;
+                        saves += u32::from(saved);
+                    }
+                }
+                Err(outcome) => return outcome,
+            }
+        }
         DeltaCommit::Resolved { deltas, saves }
+    }
+
+    /// The sink's value after `write` by `txn_idx`, kept in the write; whether the write
+    /// was a save (a lower write to the sink committed after it was recorded).
+    fn sink_total(
+        &self,
+        txn_idx: TxnIndex,
+        write: &mut SinkWrite<V>,
+    ) -> Result<bool, DeltaCommit<K>> {
+        let sink = self.sink(write.sink);
+        let state = lock(&sink.state);
+        let saved = state
+            .last_writer
+            .is_some_and(|writer| writer >= write.frontier_at_write && writer < txn_idx);
+        let total = match &write.write {
+            Write::Value(value) => value.clone(),
+            Write::Delta(delta) => {
+                let below = match &state.value {
+                    Some(value) => value.count(),
+                    None => {
+                        let base = self
+                            .index
+                            .with_slot(sink.id, |slot| lock(&slot.versions).base);
+                        match base {
+                            Some(base) => Some(base),
+                            None => {
+                                return Err(DeltaCommit::NeedsBase {
+                                    key: self.index.with_slot(sink.id, |slot| slot.key.clone()),
+                                })
+                            }
+                        }
+                    }
+                };
+                match below.and_then(|below| u64::try_from(i128::from(below) + *delta).ok()) {
+                    Some(total) => V::from_count(total),
+                    None => {
+                        return Err(DeltaCommit::OutOfRange {
+                            key: self.index.with_slot(sink.id, |slot| slot.key.clone()),
+                        })
+                    }
+                }
+            }
+        };
+        write.settled = Some(total);
+        Ok(saved)
+    }
+
+    /// Applies the sink writes of `txn_idx`, which has just committed (after
+    /// [`MVMemory::commit_deltas`] resolved them), and moves the settled frontier past
+    /// it. Call for every committed transaction, in block order.
+    pub fn settle(&self, txn_idx: TxnIndex) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        let mut sets = lock(self.sets(txn_idx));
+        for write in sets.sink_writes.iter_mut() {
+            let total = write.settled.take().expect(
+                "invariant: commit_deltas resolves every sink write before its writer commits",
+            );
+            let mut state = lock(&self.sink(write.sink).state);
+            state.value = Some(total);
+            state.last_writer = Some(txn_idx);
+        }
+        drop(sets);
+        // SeqCst pairs with the load in `read_sink`, and with the driver's waiters.
+        self.settled_below
+            .store(txn_idx as usize + 1, Ordering::SeqCst);
     }
 
     /// The final value of every key written in the block (unsorted). Call once every
@@ -823,6 +1064,14 @@ where
                 }
                 None => {}
             });
+        for sink in self.sinks.iter() {
+            if let Some(value) = &lock(&sink.state).value {
+                out.push((
+                    self.index.with_slot(sink.id, |slot| slot.key.clone()),
+                    value.clone(),
+                ));
+            }
+        }
         match error {
             Some(error) => Err(error),
             None => Ok(out),

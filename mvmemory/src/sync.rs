@@ -1,8 +1,12 @@
-//! The locks MVMemory uses, from `std` normally and from `loom` under `cfg(loom)`, so
-//! that the loom models in `loom-tests` explore this crate's real code.
+//! The locks and atomics MVMemory uses, from `std` normally and from `loom` under
+//! `cfg(loom)`, so that the loom models in `loom-tests` explore this crate's real code.
 
 #[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 

@@ -461,3 +461,202 @@ fn read_descriptors_stay_small_and_keep_their_origin() {
         );
     }
 }
+
+// Sinks: keys settled at commit instead of versioned.
+
+fn sink_memory(n: usize, sinks: &[u32]) -> MVMemory<u32, u64> {
+    MVMemory::with_sinks(n, sinks.iter().copied())
+}
+
+/// Commits `txn` as the driver does: resolve, then settle.
+fn settle(m: &MVMemory<u32, u64>, txn: TxnIndex) -> DeltaCommit<u32> {
+    let outcome = m.commit_deltas(txn);
+    if matches!(outcome, DeltaCommit::Resolved { .. }) {
+        m.settle(txn);
+    }
+    outcome
+}
+
+#[test]
+fn a_sink_is_read_only_behind_the_settled_frontier_and_never_recorded() {
+    let m = sink_memory(4, &[7, 7]);
+    m.provide_base(&7, 100);
+    m.record_writes(Version::new(0, 0), vec![], [(7, delta(5))]);
+    m.record_writes(Version::new(1, 0), vec![], [(7, delta(-3))]);
+    // Transaction 0 reads beneath the block (its caller's storage); the rest must wait.
+    assert_eq!(m.read(&7, 0), ReadResult::NotFound);
+    let mut reads = Vec::new();
+    assert_eq!(m.read_recorded(&7, 2, &mut reads), ReadResult::Unsettled);
+    assert_eq!(
+        m.read_at_least(&7, 2, 1, &mut reads),
+        PredicateRead::Unsettled
+    );
+    assert!(reads.is_empty());
+    assert_eq!(
+        settle(&m, 0),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 0
+        }
+    );
+    assert_eq!(m.settled_below(), 1);
+    assert_eq!(m.read(&7, 1), ReadResult::Settled { value: 105 });
+    assert_eq!(m.read(&7, 2), ReadResult::Unsettled);
+    // Recorded before transaction 0 settled its write there: a save.
+    assert_eq!(
+        settle(&m, 1),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 1
+        }
+    );
+    assert_eq!(
+        m.read_recorded(&7, 2, &mut reads),
+        ReadResult::Settled { value: 102 }
+    );
+    assert_eq!(
+        m.read_at_least(&7, 2, 102, &mut reads),
+        PredicateRead::Holds
+    );
+    assert_eq!(
+        m.read_at_least(&7, 2, 103, &mut reads),
+        PredicateRead::Fails
+    );
+    assert!(reads.is_empty(), "final reads need no validation");
+    // A sink holds no versions: nothing for a validation or an ESTIMATE to find.
+    m.convert_writes_to_estimates(1);
+    assert_eq!(m.read(&7, 3), ReadResult::Unsettled);
+    assert_eq!(m.snapshot(), Ok(vec![(7, 102)]));
+}
+
+#[test]
+fn a_sink_takes_values_and_deltas_in_block_order() {
+    let m = sink_memory(4, &[7]);
+    m.provide_base(&7, 1);
+    m.record_writes(Version::new(2, 0), vec![], [(7, delta(4))]);
+    m.record_writes(Version::new(1, 0), vec![], [(7, Write::Value(50))]);
+    m.record_writes(
+        Version::new(0, 0),
+        vec![],
+        [(7, delta(9)), (8, Write::Value(3))],
+    );
+    // Settled in block order, whatever the order of recording.
+    for txn in 0..3 {
+        assert!(matches!(settle(&m, txn), DeltaCommit::Resolved { .. }));
+    }
+    assert_eq!(m.read(&7, 3), ReadResult::Settled { value: 54 });
+    // An ordinary key written beside a sink is versioned as usual.
+    assert!(matches!(m.read(&8, 3), ReadResult::Value { value: 3, .. }));
+    let mut snapshot = m.snapshot().expect("settled");
+    snapshot.sort_unstable();
+    assert_eq!(snapshot, vec![(7, 54), (8, 3)]);
+}
+
+#[test]
+fn a_sink_total_out_of_range_is_reported_and_applies_nothing() {
+    let m = sink_memory(3, &[7, 9]);
+    m.provide_base(&7, u64::MAX - 1);
+    m.provide_base(&9, 0);
+    m.record_writes(Version::new(0, 0), vec![], [(9, delta(1)), (7, delta(2))]);
+    assert_eq!(m.commit_deltas(0), DeltaCommit::OutOfRange { key: 7 });
+    // The transaction runs again exactly and writes values instead.
+    m.record_writes(
+        Version::new(0, 1),
+        vec![],
+        [(9, Write::Value(0)), (7, Write::Value(u64::MAX - 1))],
+    );
+    assert_eq!(
+        settle(&m, 0),
+        DeltaCommit::Resolved {
+            deltas: 0,
+            saves: 0
+        }
+    );
+    // Below zero is out of range too.
+    m.record_writes(Version::new(1, 0), vec![], [(9, delta(-1))]);
+    assert_eq!(m.commit_deltas(1), DeltaCommit::OutOfRange { key: 9 });
+    m.record_writes(Version::new(1, 1), vec![], []);
+    assert!(matches!(settle(&m, 1), DeltaCommit::Resolved { .. }));
+    let mut snapshot = m.snapshot().expect("settled");
+    snapshot.sort_unstable();
+    assert_eq!(snapshot, vec![(7, u64::MAX - 1), (9, 0)]);
+}
+
+#[test]
+fn a_sink_delta_asks_for_its_base_once_and_counts_saves() {
+    let m = sink_memory(3, &[7]);
+    m.record_writes(Version::new(1, 0), vec![], [(7, delta(5))]);
+    // Recorded while nothing had settled: transaction 0's later commit of a write there
+    // is one that a read-modify-write by transaction 1 would have missed.
+    m.record_writes(Version::new(0, 0), vec![], [(7, delta(2))]);
+    assert_eq!(m.commit_deltas(0), DeltaCommit::NeedsBase { key: 7 });
+    m.provide_base(&7, 10);
+    assert_eq!(
+        settle(&m, 0),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 0
+        }
+    );
+    assert_eq!(
+        settle(&m, 1),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 1
+        }
+    );
+    // Recorded after everything below settled: nothing to save.
+    m.record_writes(Version::new(2, 0), vec![], [(7, delta(1))]);
+    assert_eq!(
+        settle(&m, 2),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 0
+        }
+    );
+    assert_eq!(m.snapshot(), Ok(vec![(7, 18)]));
+}
+
+#[test]
+fn a_sinks_never_written_leave_nothing_in_the_snapshot() {
+    let m = sink_memory(2, &[7]);
+    m.record(Version::new(0, 0), vec![], [(3, 1)]);
+    assert!(matches!(settle(&m, 0), DeltaCommit::Resolved { .. }));
+    // A sink read with nothing settled there reads beneath the block.
+    assert_eq!(m.read(&7, 1), ReadResult::NotFound);
+    let mut reads = Vec::new();
+    assert_eq!(
+        m.read_at_least(&7, 1, 1, &mut reads),
+        PredicateRead::NeedsBase
+    );
+    m.provide_base(&7, 1);
+    assert_eq!(m.read_at_least(&7, 1, 1, &mut reads), PredicateRead::Holds);
+    assert_eq!(m.snapshot(), Ok(vec![(3, 1)]));
+}
+
+#[test]
+fn a_reexecution_replaces_its_sink_writes() {
+    let m = sink_memory(2, &[7]);
+    m.provide_base(&7, 0);
+    m.record_writes(Version::new(0, 0), vec![], [(7, delta(5))]);
+    m.record_writes(Version::new(0, 1), vec![], [(7, delta(6))]);
+    assert_eq!(
+        settle(&m, 0),
+        DeltaCommit::Resolved {
+            deltas: 1,
+            saves: 0
+        }
+    );
+    m.record_writes(Version::new(1, 0), vec![], [(7, delta(1))]);
+    m.record_writes(Version::new(1, 1), vec![], [(3, Write::Value(1))]);
+    assert_eq!(
+        settle(&m, 1),
+        DeltaCommit::Resolved {
+            deltas: 0,
+            saves: 0
+        }
+    );
+    let mut snapshot = m.snapshot().expect("settled");
+    snapshot.sort_unstable();
+    assert_eq!(snapshot, vec![(3, 1), (7, 6)]);
+}

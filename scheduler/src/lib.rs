@@ -441,6 +441,22 @@ impl Scheduler {
         true
     }
 
+    /// Ends the current execution of `txn_idx` without an output, for a wait the caller
+    /// keeps track of itself (in the driver: until every lower transaction has committed).
+    /// The caller must [`Scheduler::resume`] it exactly once later, or the block never
+    /// finishes.
+    pub fn suspend(&self, txn_idx: TxnIndex) {
+        self.txn(txn_idx).status = TxnStatus::Aborting;
+        self.end_task();
+    }
+
+    /// Makes a [suspended](Scheduler::suspend) transaction ready to execute again, as a
+    /// finished dependency does.
+    pub fn resume(&self, txn_idx: TxnIndex) {
+        self.set_ready_status(txn_idx);
+        self.decrease_execution_idx(txn_idx as usize);
+    }
+
     fn set_ready_status(&self, txn_idx: TxnIndex) {
         let mut state = self.txn(txn_idx);
         state.incarnation += 1;

@@ -549,7 +549,7 @@ fn run_op<L: Ledger>(op: Op, ledger: &mut L) -> Result<(OpOutput, OpWrites), L::
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct DeltaBlock {
     ops: Vec<Op>,
     storage: HashMap<u64, u64>,
@@ -558,6 +558,8 @@ struct DeltaBlock {
     spin_micros: Vec<u64>,
     /// Consecutive transactions a worker claims at once.
     claim_size: usize,
+    /// Keys settled at commit instead of versioned ([`ParallelTask::sinks`]).
+    sinks: Vec<u64>,
 }
 
 impl DeltaBlock {
@@ -631,6 +633,10 @@ impl ParallelTask for DeltaBlock {
 
     fn claim_size(&self) -> usize {
         self.claim_size
+    }
+
+    fn sinks(&self) -> Vec<u64> {
+        self.sinks.clone()
     }
 }
 
@@ -749,9 +755,12 @@ fn delta_block_strategy() -> impl Strategy<Value = DeltaBlock> {
                 proptest::collection::vec(op_strategy(num_keys), 1..120),
                 proptest::collection::vec(balance_strategy(), num_keys as usize),
                 claim_size_strategy(),
+                // Each key a sink one time in three: read, predicate-checked and
+                // written by every kind of operation, as versioned keys are.
+                proptest::collection::vec(proptest::bool::weighted(0.35), num_keys as usize),
             )
         })
-        .prop_map(|(ops, balances, claim_size)| DeltaBlock {
+        .prop_map(|(ops, balances, claim_size, sink_mask)| DeltaBlock {
             ops,
             storage: balances
                 .into_iter()
@@ -760,6 +769,11 @@ fn delta_block_strategy() -> impl Strategy<Value = DeltaBlock> {
                 .collect(),
             spin_micros: Vec::new(),
             claim_size,
+            sinks: (0u64..)
+                .zip(sink_mask)
+                .filter(|(_, sink)| *sink)
+                .map(|(key, _)| key)
+                .collect(),
         })
 }
 
@@ -801,6 +815,7 @@ fn hot_block(len: u64) -> DeltaBlock {
         spin_micros: vec![5; len as usize],
         // Runs of three: workers hold claimed transactions while others commit below.
         claim_size: 3,
+        sinks: Vec::new(),
     }
 }
 
@@ -828,16 +843,23 @@ fn an_overflowing_delta_is_reexecuted_exactly_in_every_run() {
         storage: [(0, u64::MAX - 200)].into_iter().collect(),
         spin_micros: Vec::new(),
         claim_size: 1,
+        sinks: Vec::new(),
     };
     let (outputs, _) = delta_sequential(&block);
     assert!(
         outputs[0].ok && !outputs[2].ok && outputs[4].ok,
         "{outputs:?}"
     );
-    for threads in 1..=4 {
-        for _ in 0..20 {
-            let stats = run_delta_block(&block, threads).expect("equals the baseline");
-            assert_eq!(stats.exact_reexecutions, 1, "{stats:?}");
+    for sinks in [vec![], vec![0]] {
+        let block = DeltaBlock {
+            sinks,
+            ..block.clone()
+        };
+        for threads in 1..=4 {
+            for _ in 0..20 {
+                let stats = run_delta_block(&block, threads).expect("equals the baseline");
+                assert_eq!(stats.exact_reexecutions, 1, "{stats:?}");
+            }
         }
     }
 }
@@ -866,6 +888,7 @@ fn a_predicate_that_stops_holding_is_reexecuted() {
         storage: [(0, 100)].into_iter().collect(),
         spin_micros: vec![300],
         claim_size: 1,
+        sinks: Vec::new(),
     };
     let (outputs, _) = delta_sequential(&block);
     assert!(!outputs[1].ok, "{outputs:?}");
@@ -929,6 +952,7 @@ fn a_read_of_an_out_of_range_sum_does_not_spin() {
         storage: [(0, u64::MAX - 6)].into_iter().collect(),
         spin_micros: vec![2_000],
         claim_size: 1,
+        sinks: Vec::new(),
     };
     let mut worst = DriverStats::default();
     for _ in 0..10 {
@@ -939,4 +963,56 @@ fn a_read_of_an_out_of_range_sum_does_not_spin() {
         }
     }
     assert!(worst.aborts <= 10, "{worst:?}");
+}
+
+/// The hot block with its hot balance (key 0, credited by deltas, debited by
+/// predicate-checked transfers) and the overflowing one (key 1) settled at commit: every
+/// debit from key 0 reads it, so it waits for the commit frontier, and the overflowing
+/// credits are still run again exactly.
+#[test]
+fn sinks_settle_in_block_order_and_their_readers_wait() {
+    let block = DeltaBlock {
+        sinks: vec![0, 1],
+        ..hot_block(200)
+    };
+    let mut total = DriverStats::default();
+    for attempt in 0..50 {
+        let stats = run_delta_block(&block, 2 + attempt % 3).expect("equals the baseline");
+        assert!(stats.exact_reexecutions > 0, "{stats:?}");
+        assert!(stats.delta_writes > 0, "{stats:?}");
+        assert_eq!(stats.delta_reads, 0, "a sink is never summed: {stats:?}");
+        total.add(&stats);
+        if attempt >= 2 && total.settle_waits > 0 && total.delta_saves > 0 {
+            break;
+        }
+    }
+    assert!(total.settle_waits > 0, "no read ever waited: {total:?}");
+    assert!(
+        total.delta_saves > 0,
+        "no sink write ever landed above a later lower one: {total:?}"
+    );
+}
+
+/// Credits to one sink from every transaction and nothing else: no transaction ever
+/// reads it, so none waits, and the total is the baseline's.
+#[test]
+fn credits_to_a_sink_never_wait() {
+    let block = DeltaBlock {
+        ops: (0..300)
+            .map(|i| Op::Credit {
+                key: 0,
+                amount: 1 + i128::from(i % 7),
+            })
+            .collect(),
+        storage: [(0, 5)].into_iter().collect(),
+        spin_micros: vec![2; 300],
+        claim_size: 4,
+        sinks: vec![0],
+    };
+    for threads in 1..=4 {
+        let stats = run_delta_block(&block, threads).expect("equals the baseline");
+        assert_eq!(stats.settle_waits, 0, "{stats:?}");
+        assert_eq!(stats.delta_writes, 300, "{stats:?}");
+        assert_eq!(stats.aborts, 0, "{stats:?}");
+    }
 }

@@ -67,6 +67,10 @@ pub struct ExecutionStats {
     /// Block-STM: transactions run again without deltas because a delta's total did not
     /// fit a `u64` at commit (they then fail with a credit overflow, as in the oracle).
     pub exact_reexecutions: u64,
+    /// Block-STM: executions suspended until every lower transaction had committed,
+    /// because they read a hot balance settled at commit (see
+    /// [`blockstm::SinkPolicy`]).
+    pub settle_waits: u64,
     /// Times the engine fell back to sequential execution after its parallel path failed.
     pub fallbacks: u64,
     /// Blocks a parallel engine ran on its sequential path by choice (one thread, a small
@@ -100,6 +104,7 @@ impl ExecutionStats {
         self.predicate_reads += other.predicate_reads;
         self.predicate_saves += other.predicate_saves;
         self.exact_reexecutions += other.exact_reexecutions;
+        self.settle_waits += other.settle_waits;
         self.fallbacks += other.fallbacks;
         self.sequential_blocks += other.sequential_blocks;
     }

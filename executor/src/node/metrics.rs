@@ -46,6 +46,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "tos_executor_predicate_reads_total",
     "tos_executor_predicate_saves_total",
     "tos_executor_exact_reexecutions_total",
+    "tos_executor_settle_waits_total",
     "tos_executor_incarnations_per_transaction",
 ];
 
@@ -153,6 +154,11 @@ pub fn render(stats: &NodeStats) -> String {
             "tos_executor_exact_reexecutions_total",
             "Transactions run again without deltas because a delta did not fit at commit.",
             parallel.exact_reexecutions,
+        ),
+        (
+            "tos_executor_settle_waits_total",
+            "Executions suspended until every lower transaction committed (reads of balances settled at commit).",
+            parallel.settle_waits,
         ),
     ] {
         counter(name, help, value);

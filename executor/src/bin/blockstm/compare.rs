@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor, SinkPolicy};
 use executor::engine::grouping::{GroupingConfig, GroupingExecutor};
 use executor::engine::{Execution, ExecutionStats};
 use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
@@ -101,6 +101,22 @@ pub struct CompareArgs {
     /// they save).
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     claims: bool,
+    /// Block-STM's settled balances: hot balances that the block only credits are settled
+    /// at commit instead of versioned (`receive-only`); `all-hot` settles every hot
+    /// balance, `off` none (to measure what they save).
+    #[arg(long, value_name = "receive-only|all-hot|off", default_value = "receive-only", value_parser = parse_sinks)]
+    sinks: SinkPolicy,
+}
+
+fn parse_sinks(text: &str) -> Result<SinkPolicy, String> {
+    match text {
+        "receive-only" => Ok(SinkPolicy::ReceiveOnly),
+        "all-hot" => Ok(SinkPolicy::AllHot),
+        "off" => Ok(SinkPolicy::Off),
+        _ => Err(format!(
+            "`{text}` is none of `receive-only`, `all-hot` and `off`"
+        )),
+    }
 }
 
 fn parse_on_off(text: &str) -> Result<bool, String> {
@@ -208,7 +224,8 @@ impl Engine {
                 })
                 .with_nonce_hints(args.nonce_hints)
                 .with_deltas(args.deltas)
-                .with_claims(args.claims),
+                .with_claims(args.claims)
+                .with_sinks(args.sinks),
             ),
         }
     }
@@ -660,14 +677,16 @@ fn print_table(
             writeln!(
                 out,
                 "block-stm at {} threads: {} deltas ({} above a later lower write), {} summed \
-                 reads, {} predicates ({} held through a change), {} exact re-executions",
+                 reads, {} predicates ({} held through a change), {} exact re-executions, \
+                 {} waits for settled balances",
                 m.threads,
                 engine.delta_writes,
                 engine.delta_saves,
                 engine.delta_reads,
                 engine.predicate_reads,
                 engine.predicate_saves,
-                engine.exact_reexecutions
+                engine.exact_reexecutions,
+                engine.settle_waits
             )?;
         }
     }

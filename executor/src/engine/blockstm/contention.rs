@@ -58,6 +58,10 @@ pub(crate) struct BlockShape {
     pub(crate) conflict_percent: u8,
     /// The balances to change by deltas (empty without deltas).
     pub(crate) hot: FxHashSet<StateKey>,
+    /// Those of them whose account sends none of the sampled transactions: balances the
+    /// block only credits, which nobody reads while it runs, so Block-STM settles them at
+    /// commit ([`blockstm_driver::ParallelTask::sinks`]).
+    pub(crate) receive_only: Vec<StateKey>,
     /// How many consecutive transactions a worker claims at once
     /// ([`blockstm_driver::ParallelTask::claim_size`]): the largest of [`CLAIM_SIZES`]
     /// for which few sampled transactions conflict within `size × threads` of each
@@ -73,6 +77,7 @@ impl Default for BlockShape {
         Self {
             conflict_percent: 0,
             hot: FxHashSet::default(),
+            receive_only: Vec::new(),
             claim_size: 1,
         }
     }
@@ -100,9 +105,21 @@ pub(crate) fn analyze(transactions: &[Transaction], threads: usize, deltas: bool
             conflict_percent_within(sample, window, &hot) <= MAX_CLAIM_CONFLICT_PERCENT
         })
         .unwrap_or(1);
+    let senders: FxHashSet<&PublicKey> = sample.iter().map(Transaction::source).collect();
+    let mut receive_only: Vec<StateKey> = hot
+        .iter()
+        .filter(|key| match key {
+            StateKey::Balance(account, _) => !senders.contains(account),
+            _ => false,
+        })
+        .copied()
+        .collect();
+    // Hash-set order differs between runs; the memory's sink order should not.
+    receive_only.sort_unstable();
     BlockShape {
         conflict_percent,
         hot,
+        receive_only,
         claim_size,
     }
 }
@@ -232,6 +249,29 @@ mod tests {
             [StateKey::Balance(account(0), Asset::TOS)]
         );
         assert_eq!(shape.conflict_percent, 0);
+        // Account 0 sends nothing: its balance is only credited.
+        assert_eq!(
+            shape.receive_only,
+            [StateKey::Balance(account(0), Asset::TOS)]
+        );
+    }
+
+    #[test]
+    fn a_hot_balance_whose_account_also_sends_is_not_receive_only() {
+        let block: Vec<_> = (0..200)
+            .map(|i| {
+                if i % 50 == 7 {
+                    pay(0, 9)
+                } else {
+                    pay(i % 100 + 1, 0)
+                }
+            })
+            .collect();
+        let shape = analyze(&block, 2, true);
+        assert!(shape
+            .hot
+            .contains(&StateKey::Balance(account(0), Asset::TOS)));
+        assert!(shape.receive_only.is_empty(), "{:?}", shape.receive_only);
     }
 
     #[test]

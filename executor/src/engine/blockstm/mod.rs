@@ -86,6 +86,30 @@ impl Default for BlockStmConfig {
     }
 }
 
+/// Which hot balances Block-STM settles at commit instead of versioning
+/// ([`BlockStmExecutor::with_sinks`]).
+///
+/// A hot balance changed by deltas still gets one entry per credit in its version list,
+/// under one lock that every worker takes twice per crediting transaction. A balance
+/// that nobody reads while the block runs does not need versions at all: its credits can
+/// wait in their writers' write sets and be added, in block order, as they commit. A
+/// read of such a balance, though, must wait until every lower transaction has
+/// committed, so the choice only pays for balances the block seldom reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SinkPolicy {
+    /// Every hot balance is versioned (deltas in its version list).
+    Off,
+    /// Hot balances of accounts that send none of the block's sampled transactions
+    /// (deposit addresses, merchants, a miner that does not spend) are settled at
+    /// commit. The default.
+    #[default]
+    ReceiveOnly,
+    /// Every hot balance is settled at commit, even one its account spends from: a read
+    /// there then waits for every lower transaction to commit. For measurements and
+    /// tests.
+    AllHot,
+}
+
 /// Why a block took the sequential path without trying the parallel one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SequentialReason {
@@ -101,6 +125,7 @@ pub struct BlockStmExecutor {
     nonce_hints: bool,
     deltas: bool,
     claims: bool,
+    sinks: SinkPolicy,
 }
 
 impl Default for BlockStmExecutor {
@@ -117,6 +142,7 @@ impl BlockStmExecutor {
             nonce_hints: true,
             deltas: true,
             claims: true,
+            sinks: SinkPolicy::default(),
         }
     }
 
@@ -152,6 +178,14 @@ impl BlockStmExecutor {
         self
     }
 
+    /// Chooses which hot balances are settled at commit instead of versioned
+    /// ([`SinkPolicy::ReceiveOnly`] by default; nothing is settled without deltas). Like
+    /// the other switches, it changes only how the work is done, never the output.
+    pub fn with_sinks(mut self, sinks: SinkPolicy) -> Self {
+        self.sinks = sinks;
+        self
+    }
+
     /// The engine's settings.
     pub fn config(&self) -> &BlockStmConfig {
         &self.config
@@ -172,10 +206,22 @@ impl BlockStmExecutor {
             Some(cutoff) if shape.conflict_percent >= cutoff => Err(SequentialReason::Contended {
                 conflict_percent: shape.conflict_percent,
             }),
-            _ => Ok(BlockShape {
-                claim_size: if self.claims { shape.claim_size } else { 1 },
-                ..shape
-            }),
+            _ => {
+                let receive_only = match self.sinks {
+                    SinkPolicy::Off => Vec::new(),
+                    SinkPolicy::ReceiveOnly => shape.receive_only,
+                    SinkPolicy::AllHot => {
+                        let mut all: Vec<StateKey> = shape.hot.iter().copied().collect();
+                        all.sort_unstable();
+                        all
+                    }
+                };
+                Ok(BlockShape {
+                    claim_size: if self.claims { shape.claim_size } else { 1 },
+                    receive_only,
+                    ..shape
+                })
+            }
         }
     }
 
@@ -197,6 +243,7 @@ impl BlockStmExecutor {
         };
         tracing::debug!(
             hot_balances = shape.hot.len(),
+            settled_at_commit = shape.receive_only.len(),
             claim_size = shape.claim_size,
             "running the block in parallel"
         );
@@ -215,6 +262,7 @@ impl BlockStmExecutor {
                     predicate_reads: driver.predicate_reads,
                     predicate_saves: driver.predicate_saves,
                     exact_reexecutions: driver.exact_reexecutions,
+                    settle_waits: driver.settle_waits,
                     ..ExecutionStats::default()
                 };
                 tracing::debug!(?driver, "block executed");
@@ -298,6 +346,7 @@ fn execute_parallel<S: StateView + ?Sized>(
             Vec::new()
         },
         hot: shape.hot,
+        sinks: shape.receive_only,
         claim_size: shape.claim_size,
     };
     let (run, totals) = run_parallel(
@@ -344,6 +393,8 @@ struct TosTask<'a, S: ?Sized> {
     predecessors: Vec<Option<u32>>,
     /// The balances changed by deltas (empty when deltas are off).
     hot: FxHashSet<StateKey>,
+    /// Those of them settled at commit.
+    sinks: Vec<StateKey>,
     /// How many consecutive transactions a worker claims at once.
     claim_size: usize,
 }
@@ -453,6 +504,10 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
 
     fn claim_size(&self) -> usize {
         self.claim_size
+    }
+
+    fn sinks(&self) -> Vec<StateKey> {
+        self.sinks.clone()
     }
 
     /// A hot balance beneath the block: the prologue's value for the miner's TOS, the
