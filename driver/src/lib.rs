@@ -16,7 +16,7 @@ use std::hash::Hash;
 pub use mvmemory::{Counter, Write};
 use mvmemory::{DeltaCommit, MVMemory, PredicateRead, ReadDescriptor, ReadResult, Version};
 use scheduler::{ExecutionClaim, Scheduler, Task, TxnIndex};
-use sync::{lock, AtomicBool, AtomicUsize, Mutex, Ordering};
+use sync::{fence, lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// One transaction's speculative view of the block's memory; records its read set.
 pub struct SpeculativeReads<'a, T: ParallelTask + ?Sized> {
@@ -630,11 +630,20 @@ where
     fn wait_for_settle(&self, txn_idx: TxnIndex) -> bool {
         let mut waiters = lock(&self.settle_waiters);
         // Announce, then look at the frontier; `wake_settled` moves the frontier, then
-        // looks at the announcement (both SeqCst). One of the two sees the other, so a
-        // waiter is never left behind a frontier that has passed it.
+        // looks at the announcement. With a SeqCst fence between the two steps on both
+        // sides, one of them sees the other's first step, so a waiter is never left
+        // behind a frontier that has passed it. (Fences rather than SeqCst accesses alone:
+        // the C++ model, and loom, only promise this store-load ordering with fences.)
         self.lowest_settle_waiter
             .fetch_min(txn_idx as usize, Ordering::SeqCst);
-        if self.memory.settled_below() >= txn_idx as usize {
+        fence(Ordering::SeqCst);
+        // Planted bug (loom models): suspend without looking at the frontier again, so a
+        // waiter that announced itself after the committer last looked is never woken.
+        #[cfg(loom_planted_bug = "settle_wait_without_recheck")]
+        let settled = false;
+        #[cfg(not(loom_planted_bug = "settle_wait_without_recheck"))]
+        let settled = self.memory.settled_below() >= txn_idx as usize;
+        if settled {
             let lowest = waiters.iter().min().map_or(usize::MAX, |&w| w as usize);
             self.lowest_settle_waiter.store(lowest, Ordering::SeqCst);
             return false;
@@ -646,6 +655,11 @@ where
 
     /// Resumes the transactions waiting for the settled frontier that it has reached.
     fn wake_settled(&self) {
+        if !self.memory.has_sinks() {
+            return;
+        }
+        // The frontier was moved (by `settle`) before this fence; see `wait_for_settle`.
+        fence(Ordering::SeqCst);
         if self.lowest_settle_waiter.load(Ordering::SeqCst) > self.memory.settled_below() {
             return;
         }

@@ -64,6 +64,8 @@ pub struct MockBlock {
     pub predecessors: Vec<Option<u32>>,
     /// Consecutive transactions a worker claims at once (1 by default).
     pub claim_size: usize,
+    /// Keys settled at commit instead of versioned (none by default).
+    pub sinks: Vec<Key>,
 }
 
 impl MockBlock {
@@ -76,6 +78,7 @@ impl MockBlock {
             reward_applications: AtomicU64::new(0),
             predecessors: Vec::new(),
             claim_size: 1,
+            sinks: Vec::new(),
         }
     }
 
@@ -220,6 +223,10 @@ impl ParallelTask for MockBlock {
 
     fn claim_size(&self) -> usize {
         self.claim_size
+    }
+
+    fn sinks(&self) -> Vec<Key> {
+        self.sinks.clone()
     }
 }
 

@@ -109,6 +109,45 @@ fn claims_of_two_commit_everything() {
     });
 }
 
+/// 2d. Sinks: key 1 is settled at commit. Transactions 0 and 1 credit it by deltas
+/// (transaction 1 also rewrites key 0, so it can be aborted and run again), and
+/// transaction 2 reads it: a read that must wait until both have committed and then see
+/// their sum. The wait is never lost (the run ends: a waiter that announced itself after
+/// the committer last looked at the waiters sees the frontier instead), and the read
+/// sees the baseline's value.
+#[test]
+#[cfg_attr(loom_planted_bug = "settle_wait_without_recheck", should_panic)]
+fn sink_readers_wait_for_the_settled_frontier() {
+    model(2, || {
+        let credit = |delta| MockTxn {
+            deltas: vec![(1, delta)],
+            fee: 1,
+            ..MockTxn::default()
+        };
+        let mut block = MockBlock::new(
+            vec![
+                credit(5),
+                MockTxn {
+                    writes: vec![0],
+                    ..credit(7)
+                },
+                MockTxn {
+                    reads: vec![1],
+                    writes: vec![0],
+                    fee: 1,
+                    ..MockTxn::default()
+                },
+            ],
+            &[(1, 10)],
+        );
+        block.sinks = vec![1];
+        let block = leak(block);
+        let outcome = run_block(block, 2);
+        let stats = assert_matches_baseline(block, outcome);
+        assert_eq!(stats.delta_reads, 0, "a sink is never summed: {stats:?}");
+    });
+}
+
 /// 3. Rolling commit: each transaction is committed exactly once, in block order, and only
 /// with the output of its final, validated incarnation.
 #[test]
@@ -243,9 +282,13 @@ fn mvmemory_one_key() {
                 assert_eq!(*blocking_txn, 0);
                 assert!(after >= 1, "an ESTIMATE before anything was written");
             }
-            // Only full values are written here: no delta to sum, no base to ask for.
-            ReadResult::Summed { .. } | ReadResult::NeedsBase => {
-                panic!("a delta result with no delta written: {result:?}")
+            // Only full values are written here: no delta to sum, no base to ask for,
+            // and no sink.
+            ReadResult::Summed { .. }
+            | ReadResult::NeedsBase
+            | ReadResult::Settled { .. }
+            | ReadResult::Unsettled => {
+                panic!("a delta or sink result with no delta or sink: {result:?}")
             }
         }
         if before == 2 && after == 2 {
@@ -431,6 +474,7 @@ fn mvmemory_deltas(second: mvmemory::Write<u64>) {
                 );
             }
             ReadResult::NeedsBase => panic!("the base was provided"),
+            ReadResult::Settled { .. } | ReadResult::Unsettled => panic!("no sink here"),
         }
         if estimate_throughout {
             assert_eq!(summed, ReadResult::Dependency { blocking_txn: 0 });

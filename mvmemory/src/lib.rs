@@ -509,6 +509,11 @@ where
         memory
     }
 
+    /// Whether the memory has any sinks ([`MVMemory::with_sinks`]).
+    pub fn has_sinks(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
     /// Every transaction below this index has committed and had its sink writes applied
     /// ([`MVMemory::settle`]): reads of sinks by transactions up to it see final values.
     pub fn settled_below(&self) -> usize {

@@ -4,10 +4,11 @@
 //! oracle's rule order), hot receivers spending in the same block (debit predicates, some
 //! failing with insufficient funds that quote the exact balance), and the miner as the hot
 //! receiver (the reward under the deltas). Every case runs at 2–4 threads with deltas on
-//! and off; the whole result must be equal — outcomes, writes, totals, root, or the same
-//! block error.
+//! (hot balances of receive-only accounts settled at commit, then every hot balance
+//! settled at commit) and off; the whole result must be equal — outcomes, writes,
+//! totals, root, or the same block error.
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor, SinkPolicy};
 use executor::model::Block;
 use executor::{
     execute_sequential, BlockError, BlockOutput, Execution, ExecutionStats, OverflowKind, Payload,
@@ -21,13 +22,14 @@ use storage_adapter::{Asset, BlockStore, MemoryStore, StateKey, StateValue};
 
 /// The engine under test: the contention guard off and no size threshold, so every
 /// block of two or more transactions takes the parallel path.
-fn engine(threads: usize, deltas: bool) -> BlockStmExecutor {
+fn engine(threads: usize, deltas: bool, sinks: SinkPolicy) -> BlockStmExecutor {
     BlockStmExecutor::new(BlockStmConfig {
         threads,
         min_parallel_txns: 2,
         contention_cutoff: None,
     })
     .with_deltas(deltas)
+    .with_sinks(sinks)
 }
 
 /// `default` cases per property, times `DELTA_PARITY_SCALE` for a longer hunt
@@ -81,7 +83,8 @@ fn explain(block: &Block, expected: &BlockOutput, got: &BlockOutput) -> String {
 }
 
 /// Runs `block` on Block-STM at `threads`, deltas on and off, and checks each result
-/// against the oracle's. Returns the executions (deltas on, on again, off).
+/// against the oracle's. Returns the executions (deltas on with the default sinks, on
+/// with every hot balance a sink, off).
 fn check_block(
     store: &MemoryStore,
     block: &Block,
@@ -90,9 +93,15 @@ fn check_block(
     let snapshot = store.snapshot().expect("memory snapshot");
     let expected = execute_sequential(block, &snapshot);
     let mut runs = Vec::new();
-    // Deltas on twice: the interleaving differs from run to run.
-    for deltas in [true, true, false] {
-        let got = engine(threads, deltas).execute(block, &snapshot);
+    // Deltas on twice, with both ways of keeping hot balances: receive-only ones settled
+    // at commit (the default), and every one settled, so that debits and exact reads of
+    // a hot balance wait for the commit frontier.
+    for (deltas, sinks) in [
+        (true, SinkPolicy::ReceiveOnly),
+        (true, SinkPolicy::AllHot),
+        (false, SinkPolicy::Off),
+    ] {
+        let got = engine(threads, deltas, sinks).execute(block, &snapshot);
         match (&got, &expected) {
             (Ok(execution), Ok(expected)) => {
                 prop_assert!(
@@ -233,6 +242,8 @@ fn workload_case(
 #[derive(Debug, Default)]
 struct Coverage {
     stats: ExecutionStats,
+    /// The counters of the runs that settle every hot balance at commit.
+    all_hot: ExecutionStats,
     credit_overflows: usize,
     /// Credit overflows of transactions whose sender's nonce is `u64::MAX` (the credit
     /// overflow is reported before the nonce overflow).
@@ -330,6 +341,9 @@ fn coverage(workload: HotWorkload, cases: u64) -> Coverage {
             }
             Err(_) => coverage.block_errors += 1,
         }
+        if let Ok(execution) = &runs[1] {
+            coverage.all_hot.accumulate(&execution.stats);
+        }
     }
     coverage
 }
@@ -350,7 +364,10 @@ fn the_cases_exercise_deltas_predicates_and_exact_reexecution() {
             && near.stats.exact_reexecutions > 0
             && spend.stats.delta_writes > 0
             && spend.stats.predicate_reads > 0
-            && miner.stats.delta_writes > 0;
+            && miner.stats.delta_writes > 0
+            // Settled at commit: credits, and overflows run again exactly.
+            && many.all_hot.delta_writes > 0
+            && near.all_hot.exact_reexecutions > 0;
         // What the oracle's results hold does not depend on the interleaving.
         assert!(near.credit_overflows > 20, "{near:?}");
         assert!(near.credit_overflows_before_nonce > 0, "{near:?}");
@@ -545,4 +562,44 @@ fn pinned_overflows_and_predicates() {
         assert!(exact_reexecutions >= 2 * 15, "{exact_reexecutions}");
         assert!(predicate_reads >= 15, "{predicate_reads}");
     }
+}
+
+/// Spending hot receivers with every hot balance settled at commit: a debit's predicate
+/// must wait until every lower transaction has committed. Whether a read finds the
+/// frontier already there depends on the interleaving (on a loaded machine one worker may
+/// do everything), so this tries shapes until waits have happened, checking parity on
+/// every run.
+#[test]
+fn spending_receivers_settled_at_commit_wait_for_the_frontier() {
+    let mut waits = 0;
+    for seed in 0..200 {
+        let shape = HotShape {
+            seed,
+            workload: HotWorkload::Spenders,
+            hot: 1 + (seed % 3) as usize,
+            senders: 20,
+            block_size: 200,
+            threads: 2 + (seed % 3) as usize,
+        };
+        let (store, block) = build_hot_case(&shape);
+        let snapshot = store.snapshot().expect("memory snapshot");
+        let expected = execute_sequential(&block, &snapshot).expect("the oracle executes");
+        let execution = engine(shape.threads, true, SinkPolicy::AllHot)
+            .execute(&block, &snapshot)
+            .expect("block-stm executes");
+        assert!(
+            execution.output == expected,
+            "{shape:?}\n{}",
+            explain(&block, &expected, &execution.output)
+        );
+        assert_eq!(
+            execution.stats.delta_reads, 0,
+            "a settled balance is never summed"
+        );
+        waits += execution.stats.settle_waits;
+        if seed >= 5 && waits > 0 {
+            return;
+        }
+    }
+    panic!("no debit ever waited for the commit frontier");
 }
