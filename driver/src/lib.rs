@@ -632,8 +632,8 @@ where
         // Announce, then look at the frontier; `wake_settled` moves the frontier, then
         // looks at the announcement. With a SeqCst fence between the two steps on both
         // sides, one of them sees the other's first step, so a waiter is never left
-        // behind a frontier that has passed it. (Fences rather than SeqCst accesses alone:
-        // the C++ model, and loom, only promise this store-load ordering with fences.)
+        // behind a frontier that has passed it. (SeqCst accesses alone would do in the
+        // C++ model, but loom models them as acquire/release; it models fences exactly.)
         self.lowest_settle_waiter
             .fetch_min(txn_idx as usize, Ordering::SeqCst);
         fence(Ordering::SeqCst);
