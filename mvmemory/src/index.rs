@@ -41,6 +41,9 @@ pub(crate) struct Versions<E> {
     pub(crate) sink: Option<u32>,
 }
 
+/// The capacity a version list takes when it first outgrows its inline entries.
+const SPILL_CAPACITY: usize = 16;
+
 impl<E> Default for Versions<E> {
     fn default() -> Self {
         Self {
@@ -97,7 +100,15 @@ impl<E> Versions<E> {
     pub(crate) fn insert(&mut self, txn_idx: TxnIndex, entry: E) {
         match self.position(txn_idx) {
             Ok(at) => self.entries[at].1 = entry,
-            Err(at) => self.entries.insert(at, (txn_idx, entry)),
+            Err(at) => {
+                if !self.entries.spilled() && self.entries.len() == self.entries.inline_size() {
+                    // A key with a third writer usually has many more (a sender's nonce and
+                    // balance, once per transaction it sends): one allocation for the next
+                    // several, rather than growing 2 → 4 → 8 → 16 one copy at a time.
+                    self.entries.reserve(SPILL_CAPACITY - self.entries.len());
+                }
+                self.entries.insert(at, (txn_idx, entry));
+            }
         }
     }
 
@@ -305,6 +316,24 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// A version list that outgrows its inline entries takes room for several more at
+    /// once, and stays sorted by writer whatever the order of insertion.
+    #[test]
+    fn a_spilled_version_list_grows_once_and_stays_sorted() {
+        let mut versions: Versions<u32> = Versions::default();
+        for writer in [5, 1, 9] {
+            versions.insert(writer, writer * 10);
+        }
+        assert!(versions.entries.capacity() >= SPILL_CAPACITY);
+        for writer in [3, 7, 0, 8] {
+            versions.insert(writer, writer * 10);
+        }
+        versions.insert(7, 71);
+        let writers: Vec<TxnIndex> = versions.entries.iter().map(|(writer, _)| *writer).collect();
+        assert_eq!(writers, [0, 1, 3, 5, 7, 8, 9]);
+        assert_eq!(versions.below(8), Some((7, &71)));
+    }
 
     /// A one-entry front table: every key collides with every other, so each lookup
     /// finds another key's id there (or its own) and must check before trusting it.
