@@ -80,6 +80,28 @@ pub struct ExecutionStats {
     pub sequential_blocks: u64,
 }
 
+/// The parallel run's counters, as a Block-STM block reports them (the block's size, and
+/// the counters only engines know, are left at 0 for the engine to set).
+impl From<&blockstm_driver::DriverStats> for ExecutionStats {
+    fn from(driver: &blockstm_driver::DriverStats) -> Self {
+        Self {
+            executions: driver.executions,
+            validations: driver.validations,
+            aborts: driver.aborts,
+            dependency_waits: driver.dependency_waits,
+            hint_waits: driver.hint_waits,
+            delta_writes: driver.delta_writes,
+            delta_saves: driver.delta_saves,
+            delta_reads: driver.delta_reads,
+            predicate_reads: driver.predicate_reads,
+            predicate_saves: driver.predicate_saves,
+            exact_reexecutions: driver.exact_reexecutions,
+            settle_waits: driver.settle_waits,
+            ..Self::default()
+        }
+    }
+}
+
 impl ExecutionStats {
     /// The counters of a block of `transactions` run once each on the sequential path.
     pub fn sequential(transactions: usize) -> Self {

@@ -251,19 +251,7 @@ impl BlockStmExecutor {
             Ok((output, driver)) => {
                 let stats = ExecutionStats {
                     transactions: transactions as u64,
-                    executions: driver.executions,
-                    validations: driver.validations,
-                    aborts: driver.aborts,
-                    dependency_waits: driver.dependency_waits,
-                    hint_waits: driver.hint_waits,
-                    delta_writes: driver.delta_writes,
-                    delta_saves: driver.delta_saves,
-                    delta_reads: driver.delta_reads,
-                    predicate_reads: driver.predicate_reads,
-                    predicate_saves: driver.predicate_saves,
-                    exact_reexecutions: driver.exact_reexecutions,
-                    settle_waits: driver.settle_waits,
-                    ..ExecutionStats::default()
+                    ..ExecutionStats::from(&driver)
                 };
                 tracing::debug!(?driver, "block executed");
                 Ok(Execution { output, stats })
