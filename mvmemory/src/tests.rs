@@ -468,6 +468,11 @@ fn sink_memory(n: usize, sinks: &[u32]) -> MVMemory<u32, u64> {
     MVMemory::with_sinks(n, sinks.iter().copied())
 }
 
+/// A commit check that resolved `deltas` deltas, `saves` of them saves.
+fn resolved(deltas: u32, saves: u32) -> DeltaCommit<u32> {
+    DeltaCommit::Resolved { deltas, saves }
+}
+
 /// Commits `txn` as the driver does: resolve, then settle.
 fn settle(m: &MVMemory<u32, u64>, txn: TxnIndex) -> DeltaCommit<u32> {
     let outcome = m.commit_deltas(txn);
@@ -492,24 +497,12 @@ fn a_sink_is_read_only_behind_the_settled_frontier_and_never_recorded() {
         PredicateRead::Unsettled
     );
     assert!(reads.is_empty());
-    assert_eq!(
-        settle(&m, 0),
-        DeltaCommit::Resolved {
-            deltas: 1,
-            saves: 0
-        }
-    );
+    assert_eq!(settle(&m, 0), resolved(1, 0));
     assert_eq!(m.settled_below(), 1);
     assert_eq!(m.read(&7, 1), ReadResult::Settled { value: 105 });
     assert_eq!(m.read(&7, 2), ReadResult::Unsettled);
     // Recorded before transaction 0 settled its write there: a save.
-    assert_eq!(
-        settle(&m, 1),
-        DeltaCommit::Resolved {
-            deltas: 1,
-            saves: 1
-        }
-    );
+    assert_eq!(settle(&m, 1), resolved(1, 1));
     assert_eq!(
         m.read_recorded(&7, 2, &mut reads),
         ReadResult::Settled { value: 102 }
@@ -565,13 +558,7 @@ fn a_sink_total_out_of_range_is_reported_and_applies_nothing() {
         vec![],
         [(9, Write::Value(0)), (7, Write::Value(u64::MAX - 1))],
     );
-    assert_eq!(
-        settle(&m, 0),
-        DeltaCommit::Resolved {
-            deltas: 0,
-            saves: 0
-        }
-    );
+    assert_eq!(settle(&m, 0), resolved(0, 0));
     // Below zero is out of range too.
     m.record_writes(Version::new(1, 0), vec![], [(9, delta(-1))]);
     assert_eq!(m.commit_deltas(1), DeltaCommit::OutOfRange { key: 9 });
@@ -591,34 +578,16 @@ fn a_sink_delta_asks_for_its_base_once_and_counts_saves() {
     m.record_writes(Version::new(0, 0), vec![], [(7, delta(2))]);
     assert_eq!(m.commit_deltas(0), DeltaCommit::NeedsBase { key: 7 });
     m.provide_base(&7, 10);
-    assert_eq!(
-        settle(&m, 0),
-        DeltaCommit::Resolved {
-            deltas: 1,
-            saves: 0
-        }
-    );
-    assert_eq!(
-        settle(&m, 1),
-        DeltaCommit::Resolved {
-            deltas: 1,
-            saves: 1
-        }
-    );
+    assert_eq!(settle(&m, 0), resolved(1, 0));
+    assert_eq!(settle(&m, 1), resolved(1, 1));
     // Recorded after everything below settled: nothing to save.
     m.record_writes(Version::new(2, 0), vec![], [(7, delta(1))]);
-    assert_eq!(
-        settle(&m, 2),
-        DeltaCommit::Resolved {
-            deltas: 1,
-            saves: 0
-        }
-    );
+    assert_eq!(settle(&m, 2), resolved(1, 0));
     assert_eq!(m.snapshot(), Ok(vec![(7, 18)]));
 }
 
 #[test]
-fn a_sinks_never_written_leave_nothing_in_the_snapshot() {
+fn sinks_never_written_leave_nothing_in_the_snapshot() {
     let m = sink_memory(2, &[7]);
     m.record(Version::new(0, 0), vec![], [(3, 1)]);
     assert!(matches!(settle(&m, 0), DeltaCommit::Resolved { .. }));
@@ -640,22 +609,10 @@ fn a_reexecution_replaces_its_sink_writes() {
     m.provide_base(&7, 0);
     m.record_writes(Version::new(0, 0), vec![], [(7, delta(5))]);
     m.record_writes(Version::new(0, 1), vec![], [(7, delta(6))]);
-    assert_eq!(
-        settle(&m, 0),
-        DeltaCommit::Resolved {
-            deltas: 1,
-            saves: 0
-        }
-    );
+    assert_eq!(settle(&m, 0), resolved(1, 0));
     m.record_writes(Version::new(1, 0), vec![], [(7, delta(1))]);
     m.record_writes(Version::new(1, 1), vec![], [(3, Write::Value(1))]);
-    assert_eq!(
-        settle(&m, 1),
-        DeltaCommit::Resolved {
-            deltas: 0,
-            saves: 0
-        }
-    );
+    assert_eq!(settle(&m, 1), resolved(0, 0));
     let mut snapshot = m.snapshot().expect("settled");
     snapshot.sort_unstable();
     assert_eq!(snapshot, vec![(3, 1), (7, 6)]);
