@@ -329,13 +329,14 @@ fn report(
         )?;
         writeln!(
             out,
-            "deltas: {} committed ({} above a later lower write), {} summed reads, {} predicates ({} held through a change), {} exact re-executions",
+            "deltas: {} committed ({} above a later lower write), {} summed reads, {} predicates ({} held through a change), {} exact re-executions, {} waits for settled balances",
             parallel.delta_writes,
             parallel.delta_saves,
             parallel.delta_reads,
             parallel.predicate_reads,
             parallel.predicate_saves,
-            parallel.exact_reexecutions
+            parallel.exact_reexecutions,
+            parallel.settle_waits
         )?;
     }
     if let Some(memory) = Memory::read() {
