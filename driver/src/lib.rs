@@ -101,7 +101,7 @@ impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
                     continue;
                 }
                 ReadResult::Settled { value } => SpeculativeRead::Value(value),
-                ReadResult::Unsettled => self.await_settle(),
+                ReadResult::Unsettled => SpeculativeRead::Dependency(self.await_settle()),
             };
             return Ok(read);
         }
@@ -135,20 +135,20 @@ impl<T: ParallelTask + ?Sized> SpeculativeReads<'_, T> {
                         continue;
                     }
                     PredicateRead::Unsettled => {
-                        self.awaiting_settle = true;
-                        SpeculativePredicate::Dependency(self.txn_idx.saturating_sub(1))
+                        SpeculativePredicate::Dependency(self.await_settle())
                     }
                 };
             return Ok(predicate);
         }
     }
 
-    /// A sink read that must wait until every lower transaction has committed. The task
-    /// sees an ordinary dependency on the transaction just below (it only has to stop);
-    /// the driver knows better and waits for the commit frontier instead.
-    fn await_settle<V>(&mut self) -> SpeculativeRead<V> {
+    /// A sink read that must wait until every lower transaction has committed: the
+    /// dependency to report. The task sees an ordinary dependency on the transaction just
+    /// below (it only has to stop); the driver knows better and waits for the commit
+    /// frontier instead.
+    fn await_settle(&mut self) -> TxnIndex {
         self.awaiting_settle = true;
-        SpeculativeRead::Dependency(self.txn_idx.saturating_sub(1))
+        self.txn_idx.saturating_sub(1)
     }
 
     fn provide_base(&self, key: &T::Key) -> Result<(), T::Error> {

@@ -83,7 +83,7 @@ use delta::{resolve, stamp, Resolution};
 pub use delta::{Counter, Write};
 pub use index::KeyId;
 use index::KeyIndex;
-use sink::{Sink, SinkWrite};
+use sink::{NeedsBase, Sink, SinkWrite};
 use smallvec::SmallVec;
 use sync::{lock, AtomicUsize, Mutex, Ordering};
 
@@ -656,13 +656,13 @@ where
         let resolution = self.index.with_slot(id, |slot| {
             let versions = lock(&slot.versions);
             match versions.sink {
-                Some(sink) => Err((sink, versions.base)),
+                Some(sink) => Err(sink),
                 None => Ok(resolve(&versions, txn_idx)),
             }
         });
         let resolution = match resolution {
             Ok(resolution) => resolution,
-            Err((sink, base)) => return self.sink_at_least(sink, base, txn_idx, threshold),
+            Err(sink) => return self.sink_at_least(sink, txn_idx, threshold),
         };
         match resolution {
             Resolution::Total { total, .. } if total >= i128::from(threshold) => {
@@ -683,27 +683,34 @@ where
     }
 
     /// A predicate read of a sink: final (so not recorded), or not yet possible.
-    fn sink_at_least(
-        &self,
-        sink: u32,
-        base: Option<u64>,
-        txn_idx: TxnIndex,
-        threshold: u64,
-    ) -> PredicateRead {
+    fn sink_at_least(&self, sink: u32, txn_idx: TxnIndex, threshold: u64) -> PredicateRead {
         if self.settled_below() < txn_idx as usize {
             return PredicateRead::Unsettled;
         }
-        let count = match &lock(&self.sink(sink).state).value {
-            Some(value) => value.count(),
-            None => match base {
-                Some(base) => Some(base),
-                None => return PredicateRead::NeedsBase,
-            },
-        };
-        match count {
-            Some(count) if count >= threshold => PredicateRead::Holds,
-            _ => PredicateRead::Fails,
+        let sink = self.sink(sink);
+        match self.sink_count(sink, lock(&sink.state).value.as_ref()) {
+            Ok(Some(count)) if count >= threshold => PredicateRead::Holds,
+            Ok(_) => PredicateRead::Fails,
+            Err(NeedsBase) => PredicateRead::NeedsBase,
         }
+    }
+
+    /// The count a sink holds with `value` settled there: the value's (`None` if it is
+    /// not a counter), or, while no transaction of the block has written the sink, the
+    /// base beneath the block, which may not be known yet.
+    fn sink_count(&self, sink: &Sink<V>, value: Option<&V>) -> Result<Option<u64>, NeedsBase> {
+        match value {
+            Some(value) => Ok(value.count()),
+            None => self
+                .index
+                .with_slot(sink.id, |slot| lock(&slot.versions).base)
+                .map(Some)
+                .ok_or(NeedsBase),
+        }
+    }
+
+    fn sink_key(&self, sink: &Sink<V>) -> K {
+        self.index.with_slot(sink.id, |slot| slot.key.clone())
     }
 
     /// Gives the memory `key`'s value beneath the block, as a counter, for delta chains
@@ -997,27 +1004,16 @@ where
         let total = match &write.write {
             Write::Value(value) => value.clone(),
             Write::Delta(delta) => {
-                let below = match &state.value {
-                    Some(value) => value.count(),
-                    None => {
-                        let base = self
-                            .index
-                            .with_slot(sink.id, |slot| lock(&slot.versions).base);
-                        match base {
-                            Some(base) => Some(base),
-                            None => {
-                                return Err(DeltaCommit::NeedsBase {
-                                    key: self.index.with_slot(sink.id, |slot| slot.key.clone()),
-                                })
-                            }
-                        }
-                    }
+                let Ok(below) = self.sink_count(sink, state.value.as_ref()) else {
+                    return Err(DeltaCommit::NeedsBase {
+                        key: self.sink_key(sink),
+                    });
                 };
                 match below.and_then(|below| u64::try_from(i128::from(below) + *delta).ok()) {
                     Some(total) => V::from_count(total),
                     None => {
                         return Err(DeltaCommit::OutOfRange {
-                            key: self.index.with_slot(sink.id, |slot| slot.key.clone()),
+                            key: self.sink_key(sink),
                         })
                     }
                 }
@@ -1071,10 +1067,7 @@ where
             });
         for sink in self.sinks.iter() {
             if let Some(value) = &lock(&sink.state).value {
-                out.push((
-                    self.index.with_slot(sink.id, |slot| slot.key.clone()),
-                    value.clone(),
-                ));
+                out.push((self.sink_key(sink), value.clone()));
             }
         }
         match error {

@@ -24,6 +24,9 @@ use crate::index::KeyId;
 use crate::sync::Mutex;
 use crate::{TxnIndex, Write};
 
+/// A sink's base value beneath the block is not known yet (the caller provides it).
+pub(crate) struct NeedsBase;
+
 /// One sink: its key's id and its running value.
 pub(crate) struct Sink<V> {
     pub(crate) id: KeyId,
