@@ -13,6 +13,8 @@ mod sync;
 
 use std::hash::Hash;
 
+use crossbeam_utils::CachePadded;
+
 pub use mvmemory::{Counter, Write};
 use mvmemory::{DeltaCommit, MVMemory, PredicateRead, ReadDescriptor, ReadResult, Version};
 use scheduler::{ExecutionClaim, Scheduler, Task, TxnIndex};
@@ -383,8 +385,10 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     outputs: Box<[OutputSlot<T::Output>]>,
     /// Transactions that must execute without deltas (one of theirs did not fit).
     exact: Box<[AtomicBool]>,
-    /// Locked only by the worker holding the commit role, so never contended.
-    sink: Mutex<S>,
+    /// Locked only by the worker holding the commit role, so never contended. Padded
+    /// because the committer writes it (the lock, the sink's totals) on every commit: it
+    /// must not share a cache line with the fields every worker reads on every task.
+    sink: CachePadded<Mutex<S>>,
     error: Mutex<Option<DriverError<T::Error>>>,
     /// Transactions suspended until the memory's settled frontier reaches them.
     settle_waiters: Mutex<Vec<TxnIndex>>,
@@ -414,7 +418,7 @@ where
             scheduler: Scheduler::new(num_txns).with_claim_size(task.claim_size()),
             outputs: (0..num_txns).map(|_| Mutex::new(None)).collect(),
             exact: (0..num_txns).map(|_| AtomicBool::new(false)).collect(),
-            sink: Mutex::new(sink),
+            sink: CachePadded::new(Mutex::new(sink)),
             error: Mutex::new(None),
             settle_waiters: Mutex::new(Vec::new()),
             lowest_settle_waiter: AtomicUsize::new(usize::MAX),
@@ -475,7 +479,7 @@ where
                 writes,
                 stats,
             },
-            sync::into_inner(sink),
+            sync::into_inner(CachePadded::into_inner(sink)),
         ))
     }
 

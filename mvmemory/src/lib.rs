@@ -79,6 +79,8 @@ mod sync;
 
 use std::hash::Hash;
 
+use crossbeam_utils::CachePadded;
+
 use delta::{resolve, stamp, Resolution};
 pub use delta::{Counter, Write};
 pub use index::KeyId;
@@ -439,7 +441,9 @@ pub struct MVMemory<K, V> {
     txns: Box<[Mutex<TxnSets<V>>]>,
     sinks: Box<[Sink<V>]>,
     /// Every transaction below this one has committed and its sink writes are applied.
-    settled_below: AtomicUsize,
+    /// Padded: the committer moves it on every commit, and the fields beside it are read
+    /// on every access to the memory by every worker.
+    settled_below: CachePadded<AtomicUsize>,
 }
 
 impl<K, V> std::fmt::Debug for MVMemory<K, V> {
@@ -466,7 +470,7 @@ where
             index: KeyIndex::with_capacity(num_txns.saturating_mul(2)),
             txns,
             sinks: Box::default(),
-            settled_below: AtomicUsize::new(0),
+            settled_below: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 

@@ -141,7 +141,10 @@ pub struct Scheduler {
     halted: AtomicBool,
     write_epoch: CachePadded<AtomicU64>,
     commit_idx: CachePadded<AtomicUsize>,
-    commit: Mutex<CommitState>,
+    /// Padded like the counters: the committer writes it on every commit, and unpadded it
+    /// would share a cache line with `num_txns` and `txns`, which every worker reads on
+    /// every call, so each commit would cost every other core a miss.
+    commit: CachePadded<Mutex<CommitState>>,
     txns: Box<[CachePadded<Mutex<TxnState>>]>,
     /// How many consecutive transactions one fetch of `execution_idx` claims for
     /// execution ([`Scheduler::with_claim_size`]).
@@ -213,10 +216,10 @@ impl Scheduler {
             halted: AtomicBool::new(false),
             write_epoch: CachePadded::new(AtomicU64::new(0)),
             commit_idx: CachePadded::new(AtomicUsize::new(0)),
-            commit: Mutex::new(CommitState {
+            commit: CachePadded::new(Mutex::new(CommitState {
                 next: 0,
                 max_record_epoch: 0,
-            }),
+            })),
             txns,
             claim_size: 1,
         }
