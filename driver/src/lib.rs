@@ -564,6 +564,10 @@ where
         loop {
             stats.executions += 1;
             read_buffer.clear();
+            // Taken before the first read, so the reads count as a validation that started
+            // here: if every lower transaction's final writes were recorded by now, the
+            // committer need not read them all again.
+            let read_epoch = self.scheduler.start_validation();
             let mut reads = SpeculativeReads {
                 memory: &self.memory,
                 task: self.task,
@@ -619,10 +623,11 @@ where
                         return None;
                     }
                     *lock(&self.outputs[txn_idx as usize]) = Some((incarnation, output));
-                    return self.scheduler.finish_execution(
+                    return self.scheduler.finish_execution_read_at(
                         txn_idx,
                         incarnation,
                         recorded.wrote_new_location,
+                        read_epoch,
                     );
                 }
             }

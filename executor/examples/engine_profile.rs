@@ -6,7 +6,8 @@
 //! to skip the oracle's timings (for `perf record` of the engine alone), and
 //! `WORKLOAD=hot-receiver` (any `blockstm compare --workload` name) for another workload
 //! than p2p, `CLAIMS=off` for one-transaction execution claims, and `SINKS=off` (or
-//! `all-hot`) to version every hot balance (or settle every one at commit).
+//! `all-hot`) to version every hot balance (or settle every one at commit). THREADS 1
+//! runs the parallel path on one worker, to time Block-STM's bookkeeping alone.
 
 // An example program reports on stdout; that is its whole job.
 #![allow(clippy::print_stdout)]
@@ -34,7 +35,8 @@ fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repe
         Ok("off") => SinkPolicy::Off,
         Ok("all-hot") => SinkPolicy::AllHot,
         _ => SinkPolicy::ReceiveOnly,
-    });
+    })
+    .with_parallel_on_one_thread(true);
     let mut sequential = Vec::new();
     let mut parallel = Vec::new();
     let mut stats = None;

@@ -476,6 +476,33 @@ impl Scheduler {
         incarnation: Incarnation,
         wrote_new_location: bool,
     ) -> Option<Task> {
+        self.record_execution(txn_idx, incarnation, wrote_new_location, None)
+    }
+
+    /// [`Scheduler::finish_execution`] for an incarnation that took `read_epoch` (from
+    /// [`Scheduler::start_validation`]) before its first read: its reads then count as a
+    /// validation that started at that epoch, which is exactly what a validation is (a
+    /// reading of the read set after the epoch). When every lower transaction's final
+    /// writes were recorded before it, the committer need not validate it again; that
+    /// is the usual case for a transaction started after its predecessors committed, and
+    /// always the case on one worker.
+    pub fn finish_execution_read_at(
+        &self,
+        txn_idx: TxnIndex,
+        incarnation: Incarnation,
+        wrote_new_location: bool,
+        read_epoch: ValidationEpoch,
+    ) -> Option<Task> {
+        self.record_execution(txn_idx, incarnation, wrote_new_location, Some(read_epoch.0))
+    }
+
+    fn record_execution(
+        &self,
+        txn_idx: TxnIndex,
+        incarnation: Incarnation,
+        wrote_new_location: bool,
+        validated_epoch: Option<u64>,
+    ) -> Option<Task> {
         // The epoch is taken after the writes are in memory (the caller recorded them
         // before calling), so a validation that later observes this epoch sees them.
         let record_epoch = self.write_epoch.fetch_add(1, ORDER) + 1;
@@ -487,7 +514,11 @@ impl Scheduler {
             );
             state.status = TxnStatus::Executed;
             state.record_epoch = record_epoch;
-            state.validated_epoch = None;
+            // Planted bug (loom models): count the reads as validated whenever they ran,
+            // as if a lower transaction could not record new writes after they started.
+            #[cfg(loom_planted_bug = "execution_counts_as_late_validation")]
+            let validated_epoch = validated_epoch.map(|_| record_epoch);
+            state.validated_epoch = validated_epoch;
             std::mem::take(&mut state.dependents)
         };
         // Planted bug (loom models): waiting transactions are never woken.

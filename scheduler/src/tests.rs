@@ -289,3 +289,37 @@ fn next_task_without_a_claim_takes_one_transaction_whatever_the_claim_size() {
     assert_eq!(s.next_task(), None);
     assert!(s.done());
 }
+
+/// An execution's reads count as a validation from the epoch taken before them: after
+/// every lower recording they need no validation at commit; before one, they do.
+#[test]
+fn reads_taken_after_every_lower_recording_need_no_commit_validation() {
+    let s = Scheduler::new(3);
+    for txn_idx in 0..3 {
+        assert_eq!(next(&s), exec(txn_idx, 0));
+    }
+    // Transaction 1 starts reading before transaction 0 records its writes.
+    let early = s.start_validation();
+    assert_eq!(s.finish_execution(0, 0, true), None);
+    assert_eq!(s.finish_execution_read_at(1, 0, true, early), None);
+    // Transaction 2 starts reading after both have recorded.
+    let late = s.start_validation();
+    assert_eq!(s.finish_execution_read_at(2, 0, true, late), None);
+
+    let mut committer = s.try_commit().expect("commit role");
+    let first = committer.next_candidate().expect("executed");
+    assert!(first.needs_validation, "no validation of 0 ran at all");
+    assert!(committer.commit(first));
+    let second = committer.next_candidate().expect("executed");
+    assert!(
+        second.needs_validation,
+        "1 read before 0 recorded: its reads may be stale"
+    );
+    assert!(committer.commit(second));
+    let third = committer.next_candidate().expect("executed");
+    assert!(
+        !third.needs_validation,
+        "2 read after every lower recording: its reads are a definitive validation"
+    );
+    assert!(committer.commit(third));
+}

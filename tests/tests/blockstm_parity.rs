@@ -18,18 +18,25 @@ proptest! {
         let (store, block) = build_case(&shape);
         let snapshot = store.snapshot().expect("memory snapshot");
         let expected = execute_sequential(&block, &snapshot);
-        // The contention guard off: contended blocks must go through the parallel path too.
+        // The contention guard off: contended blocks must go through the parallel path too,
+        // and so must one-thread cases (one worker doing all of Block-STM's bookkeeping).
         let engine = BlockStmExecutor::new(BlockStmConfig {
             threads: shape.threads,
             min_parallel_txns: 0,
             contention_cutoff: None,
-        });
+        })
+        .with_parallel_on_one_thread(true);
+        // Below two transactions every engine runs the sequential path.
+        let parallel = block.transactions().len() >= 2;
         // Deltas on (the default) twice, then off: hot balances, if the sample finds any,
         // change by deltas or by exact writes, and the result is the same.
         for deltas in [true, true, false] {
             let engine = engine.clone().with_deltas(deltas);
             let got = engine.execute(&block, &snapshot).map(|execution| {
                 assert_eq!(execution.stats.fallbacks, 0, "no fallback on a healthy run");
+                if parallel {
+                    assert_eq!(execution.stats.sequential_blocks, 0, "the parallel path ran");
+                }
                 if !deltas {
                     assert_eq!(execution.stats.delta_writes + execution.stats.predicate_reads, 0);
                 }

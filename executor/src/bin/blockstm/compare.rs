@@ -106,6 +106,20 @@ pub struct CompareArgs {
     /// balance, `off` none (to measure what they save).
     #[arg(long, value_name = "receive-only|all-hot|off", default_value = "receive-only", value_parser = parse_sinks)]
     sinks: SinkPolicy,
+    /// What Block-STM runs at 1 thread: the sequential path, as the engine does
+    /// (`sequential`), or its parallel path on one worker (`parallel`), to measure what
+    /// Block-STM's own bookkeeping costs when nothing runs beside it.
+    #[arg(long, value_name = "sequential|parallel", default_value = "sequential", value_parser = parse_one_thread, action = clap::ArgAction::Set)]
+    one_thread: bool,
+}
+
+/// `--one-thread`: whether Block-STM runs its parallel path at 1 thread.
+fn parse_one_thread(text: &str) -> Result<bool, String> {
+    match text {
+        "sequential" => Ok(false),
+        "parallel" => Ok(true),
+        _ => Err(format!("`{text}` is neither `sequential` nor `parallel`")),
+    }
 }
 
 fn parse_sinks(text: &str) -> Result<SinkPolicy, String> {
@@ -225,7 +239,8 @@ impl Engine {
                 .with_nonce_hints(args.nonce_hints)
                 .with_deltas(args.deltas)
                 .with_claims(args.claims)
-                .with_sinks(args.sinks),
+                .with_sinks(args.sinks)
+                .with_parallel_on_one_thread(args.one_thread),
             ),
         }
     }
@@ -658,7 +673,7 @@ fn print_table(
     }
     for m in measurements {
         if m.engine == EngineKind::BlockStm.name()
-            && m.threads > 1
+            && (m.threads > 1 || args.one_thread)
             && m.stats.engine.sequential_blocks > 0
         {
             writeln!(

@@ -126,6 +126,7 @@ pub struct BlockStmExecutor {
     deltas: bool,
     claims: bool,
     sinks: SinkPolicy,
+    parallel_on_one_thread: bool,
 }
 
 impl Default for BlockStmExecutor {
@@ -143,6 +144,7 @@ impl BlockStmExecutor {
             deltas: true,
             claims: true,
             sinks: SinkPolicy::default(),
+            parallel_on_one_thread: false,
         }
     }
 
@@ -186,6 +188,26 @@ impl BlockStmExecutor {
         self
     }
 
+    /// Runs the parallel path even on one thread (off by default: one thread runs the
+    /// sequential path, which is always faster there). The one worker then does all of
+    /// Block-STM's bookkeeping (the versioned memory, read sets, validation, the rolling
+    /// commit) with nothing to share it with, so its time over the sequential oracle's is
+    /// what that bookkeeping costs, and the most any number of threads can gain is the
+    /// thread count divided by it. For measurements, like the paper's one-thread point;
+    /// the output is the same either way.
+    ///
+    /// ```
+    /// use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+    ///
+    /// let one_worker = BlockStmExecutor::new(BlockStmConfig { threads: 1, ..BlockStmConfig::default() })
+    ///     .with_parallel_on_one_thread(true);
+    /// # let _ = one_worker;
+    /// ```
+    pub fn with_parallel_on_one_thread(mut self, parallel: bool) -> Self {
+        self.parallel_on_one_thread = parallel;
+        self
+    }
+
     /// The engine's settings.
     pub fn config(&self) -> &BlockStmConfig {
         &self.config
@@ -195,7 +217,7 @@ impl BlockStmExecutor {
     /// block's hot balances and claim size.
     fn plan(&self, block: &Block) -> Result<BlockShape, SequentialReason> {
         let transactions = block.transactions();
-        if self.config.threads <= 1 {
+        if self.config.threads == 0 || (self.config.threads == 1 && !self.parallel_on_one_thread) {
             return Err(SequentialReason::OneThread);
         }
         if transactions.len() < self.config.min_parallel_txns.max(2) {
