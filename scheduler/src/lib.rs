@@ -15,7 +15,10 @@
 //! validation remembers the epoch at which it started; a transaction is committable when
 //! that epoch is at least the epoch of the last recording among all lower (committed)
 //! transactions. When it is not, the committer validates it on the spot, which is then
-//! definitive because everything below is final.
+//! definitive because everything below is final. An execution that takes the epoch
+//! before its first read ([`Scheduler::finish_execution_read_at`]) counts as a validation
+//! from that epoch: its reads are the read set, read after it. A transaction started after
+//! every lower transaction recorded its final writes then commits without one.
 //!
 //! A worker may also claim several consecutive transactions with one fetch of
 //! `execution_idx` ([`Scheduler::with_claim_size`], [`ExecutionClaim`]) and start them in
