@@ -189,7 +189,7 @@ impl BlockStmExecutor {
     }
 
     /// Runs the parallel path even on one thread (off by default: one thread runs the
-    /// sequential path, which is always faster there). The one worker then does all of
+    /// sequential path, which is faster there). The one worker then does all of
     /// Block-STM's bookkeeping (the versioned memory, read sets, validation, the rolling
     /// commit) with nothing to share it with, so its time over the sequential oracle's is
     /// what that bookkeeping costs, and the most any number of threads can gain is the
@@ -199,8 +199,8 @@ impl BlockStmExecutor {
     /// ```
     /// use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
     ///
-    /// let one_worker = BlockStmExecutor::new(BlockStmConfig { threads: 1, ..BlockStmConfig::default() })
-    ///     .with_parallel_on_one_thread(true);
+    /// let config = BlockStmConfig { threads: 1, ..BlockStmConfig::default() };
+    /// let one_worker = BlockStmExecutor::new(config).with_parallel_on_one_thread(true);
     /// # let _ = one_worker;
     /// ```
     pub fn with_parallel_on_one_thread(mut self, parallel: bool) -> Self {
