@@ -17,7 +17,8 @@ use crossbeam_utils::CachePadded;
 
 pub use mvmemory::{Counter, Write};
 use mvmemory::{DeltaCommit, MVMemory, PredicateRead, ReadDescriptor, ReadResult, Version};
-use scheduler::{ExecutionClaim, Scheduler, Task, TxnIndex};
+use scheduler::{ExecutionClaim, Scheduler, Task};
+pub use scheduler::{Incarnation, TxnIndex};
 use sync::{fence, lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// One transaction's speculative view of the block's memory; records its read set.
@@ -255,6 +256,34 @@ pub type RunResult<T, S> = Result<
 /// A transaction's latest output, tagged with the incarnation that produced it.
 type OutputSlot<O> = Mutex<Option<(u32, O)>>;
 
+/// The commit sink, and whether it may still receive outputs.
+///
+/// Closed for good the moment a commit fails (or panics): the run then halts, but a
+/// worker that was already past its `done` check may still take the commit role after
+/// the failing committer released it, and it must find nothing to hand over. The flag
+/// lives under the sink's own lock, so every later committer sees it, whatever it saw
+/// of the halt.
+struct SinkSlot<S> {
+    sink: S,
+    open: bool,
+}
+
+impl<S> SinkSlot<S> {
+    /// Hands `output` to the sink. The slot is closed while the sink works and opened
+    /// again only when it returns `Ok`, so an error or a panic inside it closes it.
+    fn commit<O, E>(&mut self, txn_idx: TxnIndex, output: &O) -> Result<(), DriverError<E>>
+    where
+        S: CommitSink<O, E>,
+    {
+        self.open = false;
+        self.sink
+            .commit(txn_idx, output)
+            .map_err(DriverError::Fatal)?;
+        self.open = true;
+        Ok(())
+    }
+}
+
 /// Receives final outputs in block order.
 pub trait CommitSink<O, E>: Send {
     /// Transaction `txn_idx` is final with `output`. An error ends the block.
@@ -280,6 +309,11 @@ pub enum DriverError<E> {
     Panicked(String),
     /// An engine invariant did not hold (a bug, never an input error).
     Invariant(String),
+    /// The block has more transactions than a [`TxnIndex`] can number.
+    TooManyTransactions {
+        /// The number asked for.
+        num_txns: usize,
+    },
 }
 
 /// Counters of one parallel run.
@@ -350,16 +384,33 @@ pub struct ParallelRun<K, V, O> {
 
 /// Runs a block of `num_txns` transactions of `task` on `threads` threads (the calling
 /// thread is one of them), handing final outputs to `sink` in block order.
+///
+/// Every `threads` is accepted: it is clamped to `1..=num_txns` (a worker beyond the
+/// block's size would find nothing to do), and if the system refuses to start a thread,
+/// the run goes on with the workers it has. A block of more transactions than a
+/// [`TxnIndex`] can number is refused with [`DriverError::TooManyTransactions`]. Once
+/// the sink has returned an error (or panicked), nothing more reaches it.
 #[cfg(not(loom))]
 pub fn run_parallel<T, S>(task: &T, num_txns: usize, threads: usize, sink: S) -> RunResult<T, S>
 where
     T: ParallelTask,
     S: CommitSink<T::Output, T::Error>,
 {
+    if TxnIndex::try_from(num_txns).is_err() {
+        return Err(DriverError::TooManyTransactions { num_txns });
+    }
     let run = BlockRun::new(task, num_txns, sink);
-    let threads = threads.max(1);
+    let threads = threads.clamp(1, num_txns.max(1));
     let stats = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(|| run.work())).collect();
+        // Stop at the first thread the system refuses: fewer workers only make the run
+        // slower, and the calling thread always works.
+        let helpers: Vec<_> = (1..threads)
+            .map_while(|_| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, || run.work())
+                    .ok()
+            })
+            .collect();
         let mut stats = run.work();
         for helper in helpers {
             // `work` catches panics itself, so a join error cannot happen; if it somehow
@@ -388,7 +439,7 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     /// Locked only by the worker holding the commit role, so never contended. Padded
     /// because the committer writes it (the lock, the sink's totals) on every commit: it
     /// must not share a cache line with the fields every worker reads on every task.
-    sink: CachePadded<Mutex<S>>,
+    sink: CachePadded<Mutex<SinkSlot<S>>>,
     error: Mutex<Option<DriverError<T::Error>>>,
     /// Transactions suspended until the memory's settled frontier reaches them.
     settle_waiters: Mutex<Vec<TxnIndex>>,
@@ -418,7 +469,7 @@ where
             scheduler: Scheduler::new(num_txns).with_claim_size(task.claim_size()),
             outputs: (0..num_txns).map(|_| Mutex::new(None)).collect(),
             exact: (0..num_txns).map(|_| AtomicBool::new(false)).collect(),
-            sink: CachePadded::new(Mutex::new(sink)),
+            sink: CachePadded::new(Mutex::new(SinkSlot { sink, open: true })),
             error: Mutex::new(None),
             settle_waiters: Mutex::new(Vec::new()),
             lowest_settle_waiter: AtomicUsize::new(usize::MAX),
@@ -479,7 +530,7 @@ where
                 writes,
                 stats,
             },
-            sync::into_inner(CachePadded::into_inner(sink)),
+            sync::into_inner(CachePadded::into_inner(sink)).sink,
         ))
     }
 
@@ -618,7 +669,7 @@ where
                     // Planted bug (loom models): fold the output when it is produced
                     // rather than when it is final, so aborted incarnations leak into it.
                     #[cfg(loom_planted_bug = "fold_at_execution")]
-                    if let Err(error) = lock(&self.sink).commit(txn_idx, &output) {
+                    if let Err(error) = lock(&self.sink).sink.commit(txn_idx, &output) {
                         self.fail(DriverError::Fatal(error));
                         return None;
                     }
@@ -738,7 +789,16 @@ where
         // Unused as mutable only in the planted bug's build, which folds elsewhere.
         #[cfg_attr(loom_planted_bug = "fold_at_execution", allow(unused_mut))]
         let mut sink = lock(&self.sink);
-        while let Some(candidate) = committer.next_candidate() {
+        // Planted bug (loom models): commit on after the run halted and the sink failed,
+        // as a worker that was past its `done` check did before the sink could close.
+        #[cfg(loom_planted_bug = "commit_after_sink_failure")]
+        let may_commit = |_: &SinkSlot<S>| true;
+        #[cfg(not(loom_planted_bug = "commit_after_sink_failure"))]
+        let may_commit = |sink: &SinkSlot<S>| !self.scheduler.is_halted() && sink.open;
+        while may_commit(&sink) {
+            let Some(candidate) = committer.next_candidate() else {
+                break;
+            };
             if candidate.needs_validation {
                 stats.validations += 1;
                 stats.commit_validations += 1;
@@ -794,9 +854,7 @@ where
                     #[cfg(loom_planted_bug = "fold_at_execution")]
                     let folded = Ok(());
                     #[cfg(not(loom_planted_bug = "fold_at_execution"))]
-                    let folded = sink
-                        .commit(candidate.txn_idx, output)
-                        .map_err(DriverError::Fatal);
+                    let folded = sink.commit(candidate.txn_idx, output);
                     folded
                 }
                 _ => Err(DriverError::Invariant(format!(

@@ -265,14 +265,45 @@ pub type Outcome = Result<
 
 /// Runs `block` on `workers` loom threads (the model's main thread is one of them).
 pub fn run_block(block: &'static MockBlock, workers: usize) -> Outcome {
-    let run = Arc::new(BlockRun::new(
-        block,
-        block.txns.len(),
-        RecordingSink::default(),
-    ));
+    run_block_into(block, workers, RecordingSink::default())
+}
+
+/// A sink that logs every transaction it is handed (the log outlives the run, which
+/// drops the sink when it fails) and fails at `fail_at`.
+#[derive(Debug)]
+pub struct FailingSink {
+    /// The transaction whose commit fails.
+    pub fail_at: u32,
+    /// Every transaction handed to the sink, in order, the failing one included.
+    pub log: Arc<loom::sync::Mutex<Vec<u32>>>,
+}
+
+impl CommitSink<MockOutput, String> for FailingSink {
+    fn commit(&mut self, txn_idx: u32, _output: &MockOutput) -> Result<(), String> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(txn_idx);
+        if txn_idx == self.fail_at {
+            return Err(format!("sink fails at {txn_idx}"));
+        }
+        Ok(())
+    }
+}
+
+/// [`run_block`] with a sink of the caller's.
+pub fn run_block_into<S>(
+    block: &'static MockBlock,
+    workers: usize,
+    sink: S,
+) -> Result<(blockstm_driver::ParallelRun<Key, u64, MockOutput>, S), DriverError<String>>
+where
+    S: CommitSink<MockOutput, String> + 'static,
+{
+    let run = Arc::new(BlockRun::new(block, block.txns.len(), sink));
     // A worker returns once it sees `done`; at that moment every transaction must already
     // be committed (or the run halted on an error).
-    let work = |run: &BlockRun<'static, MockBlock, RecordingSink>| {
+    let work = |run: &BlockRun<'static, MockBlock, S>| {
         let stats = run.work();
         let scheduler = run.scheduler();
         assert!(

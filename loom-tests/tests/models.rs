@@ -7,7 +7,9 @@
 //! clean build and every planted variant.
 #![cfg(loom)]
 
-use loom_tests::harness::{assert_matches_baseline, leak, run_block, MockBlock, MockTxn};
+use loom_tests::harness::{
+    assert_matches_baseline, leak, run_block, run_block_into, FailingSink, MockBlock, MockTxn,
+};
 
 fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -214,6 +216,37 @@ fn fee_overflow_is_an_error_in_every_interleaving() {
                 other.map(|(run, _)| run.stats)
             ),
         }
+    });
+}
+
+/// 4c. A failed sink receives nothing more: once a commit has failed, no worker (one that
+/// was past its `done` check included) hands the sink a later output.
+#[test]
+#[cfg_attr(loom_planted_bug = "commit_after_sink_failure", should_panic)]
+fn nothing_reaches_a_failed_sink() {
+    model(2, || {
+        let log = loom::sync::Arc::new(loom::sync::Mutex::new(Vec::new()));
+        let sink = FailingSink {
+            fail_at: 0,
+            log: log.clone(),
+        };
+        let block = leak(MockBlock::new(
+            vec![rmw(&[0], 1), rmw(&[1], 1), rmw(&[2], 1)],
+            &[],
+        ));
+        match run_block_into(block, 2, sink) {
+            Err(blockstm_driver::DriverError::Fatal(message)) => {
+                assert_eq!(message, "sink fails at 0")
+            }
+            other => panic!(
+                "expected the sink's error, got {:?}",
+                other.map(|(run, _)| run.stats)
+            ),
+        }
+        let log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        assert_eq!(*log, vec![0], "the sink was handed outputs after it failed");
     });
 }
 

@@ -26,6 +26,31 @@
 //! Claimed transactions count as active tasks until started, so the done rule does not
 //! change; with a claim size of 1 the scheduler is the paper's.
 //!
+//! ## A transaction's life
+//!
+//! Each transaction's [`TxnStatus`] and incarnation change under its own small lock, only
+//! along these edges (the incarnation grows by one on every edge into `ReadyToExecute`
+//! after the first):
+//!
+//! ```text
+//!                 next_task / next_task_claiming / a re-execution handed back
+//!  ReadyToExecute ─────────────────────────────────────────────► Executing
+//!        ▲                                                        │      │
+//!        │ the blocker's finish_execution                         │      │ finish_execution
+//!        │ (dependents), resume (suspended),                      │      │ (writes recorded)
+//!        │ after an abort: the next incarnation                   │      ▼
+//!        │                                 add_dependency (met an │   Executed ──────────► Committed
+//!        │                                 ESTIMATE), suspend     │      │   Committer::commit
+//!        │                                 (waits for the caller, │      │   (block order; final)
+//!        │                                 e.g. a settled sink)   ▼      │
+//!        └─────────────────────────────────────────────────── Aborting ◄─┘
+//!                                               try_validation_abort or Committer::try_abort
+//!                                               (a failed validation; one winner per incarnation)
+//! ```
+//!
+//! `Committed` is final: nothing leaves it. A transaction is `Executing` in at most one
+//! worker at a time, and a suspended transaction must be resumed exactly once.
+//!
 //! The scheduler knows only transaction indices; what a task *does* is the caller's
 //! business (see the `executor` crate's Block-STM engine).
 //!
@@ -68,10 +93,10 @@ use crossbeam_utils::CachePadded;
 
 use sync::{lock, try_lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 
-/// A transaction's position in the block.
-pub type TxnIndex = u32;
-/// How many times a transaction has been (re-)started; 0 for the first execution.
-pub type Incarnation = u32;
+// One definition of a transaction's position and incarnation for the whole engine, the
+// memory's (as Aptos's scheduler takes its own from its multi-version map): the driver
+// passes the scheduler's indices straight to the memory.
+pub use mvmemory::{Incarnation, TxnIndex};
 
 /// Work for a worker thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,6 +206,11 @@ impl ExecutionClaim {
     }
 }
 
+/// A claim size the sweep can hand out: at least one transaction, at most the block.
+fn clamp_claim_size(size: usize, num_txns: usize) -> usize {
+    size.clamp(1, num_txns.max(1))
+}
+
 // Every atomic uses SeqCst. The algorithm's correctness argument (the paper's, and the
 // epoch argument for commits) is made in a sequentially consistent model; the counters are
 // touched a few times per task, far from the cost of executing a transaction, so weaker
@@ -229,15 +259,26 @@ impl Scheduler {
     }
 
     /// Makes each fetch of the execution sweep claim `size` consecutive transactions
-    /// (at least 1, the paper's behaviour and the default) for the worker that asks
-    /// through [`Scheduler::next_task_claiming`]. Larger claims keep neighbouring
-    /// transactions on one core and touch the shared counters less often; they also let
-    /// workers run further apart in the block, so on contended blocks more transactions
-    /// read values that a lower, still unexecuted claim will change. The output never
-    /// depends on the size.
+    /// for the worker that asks through [`Scheduler::next_task_claiming`]. Larger claims
+    /// keep neighbouring transactions on one core and touch the shared counters less
+    /// often; they also let workers run further apart in the block, so on contended
+    /// blocks more transactions read values that a lower, still unexecuted claim will
+    /// change. The output never depends on the size.
+    ///
+    /// Every `usize` is accepted: the size is clamped to `1..=num_txns` (0 means 1, the
+    /// paper's behaviour and the default; a claim larger than the block could only claim
+    /// the whole block). The clamp is what keeps the sweep's arithmetic exact: each
+    /// worker that passes the sweep's bound check adds at most one claim to
+    /// `execution_idx` and to the active-task count, so both stay below
+    /// `num_txns × (workers + 1)`, far from overflow, whatever the caller asked for.
     pub fn with_claim_size(mut self, size: usize) -> Self {
-        self.claim_size = size.max(1);
+        self.claim_size = clamp_claim_size(size, self.num_txns);
         self
+    }
+
+    /// The claim size in force, after [`Scheduler::with_claim_size`]'s clamp.
+    pub fn claim_size(&self) -> usize {
+        self.claim_size
     }
 
     /// The block size.
@@ -343,18 +384,26 @@ impl Scheduler {
             self.check_done();
             return None;
         }
+        *claim = self.claim_executions(size);
+        self.start_claimed(claim)
+    }
+
+    /// Claims the next `size` transactions of the execution sweep (fewer at the block's
+    /// end, none past it). Several workers may get here at once after passing the
+    /// sweep's bound check; each adds at most one claim, which `with_claim_size` keeps
+    /// within the block, so the counters cannot wrap.
+    fn claim_executions(&self, size: usize) -> ExecutionClaim {
         // Counted active before they are claimed, as the paper counts one, so that no
         // worker sees the sweep past the end with these still unstarted and no task.
         self.num_active_tasks.fetch_add(size, ORDER);
         let first = self.execution_idx.fetch_add(size, ORDER);
         let end = first.saturating_add(size).min(self.num_txns).max(first);
-        let beyond = first.saturating_add(size) - end;
-        if beyond > 0 {
-            // Indices past the block: nothing to start there.
-            self.num_active_tasks.fetch_sub(beyond, ORDER);
+        // What was counted but not claimed (indices past the block): give it back, exactly.
+        let unclaimed = size - (end - first);
+        if unclaimed > 0 {
+            self.num_active_tasks.fetch_sub(unclaimed, ORDER);
         }
-        *claim = ExecutionClaim { next: first, end };
-        self.start_claimed(claim)
+        ExecutionClaim { next: first, end }
     }
 
     fn next_version_to_validate(&self) -> Option<Task> {

@@ -323,3 +323,88 @@ fn reads_taken_after_every_lower_recording_need_no_commit_validation() {
     );
     assert!(committer.commit(third));
 }
+
+#[test]
+fn claim_sizes_are_clamped_to_the_block() {
+    for (asked, num_txns, expected) in [
+        (0, 5, 1),
+        (1, 5, 1),
+        (5, 5, 5),
+        (6, 5, 5),
+        (1 << 63, 5, 5),
+        (usize::MAX, 5, 5),
+        (usize::MAX, 0, 1),
+    ] {
+        let s = Scheduler::new(num_txns).with_claim_size(asked);
+        assert_eq!(s.claim_size(), expected, "claim size {asked} on {num_txns}");
+    }
+}
+
+#[test]
+fn a_claim_of_usize_max_runs_the_block_to_its_end() {
+    // Before the clamp, two claims of 2^63 wrapped `execution_idx` back to the start and
+    // a claim of `usize::MAX` wrapped the active-task count, so the block never finished.
+    for size in [1usize << 63, usize::MAX] {
+        let s = Scheduler::new(7).with_claim_size(size);
+        let mut claims = [ExecutionClaim::default(), ExecutionClaim::default()];
+        let mut executed = Vec::new();
+        for round in 0..100 {
+            if s.done() {
+                break;
+            }
+            // Two workers asking in turn, each keeping its own claim.
+            let mut task = s.next_task_claiming(&mut claims[round % 2]);
+            while let Some(next) = task {
+                task = match next {
+                    Task::Execute {
+                        txn_idx,
+                        incarnation,
+                    } => {
+                        executed.push(txn_idx);
+                        s.finish_execution(txn_idx, incarnation, true)
+                    }
+                    Task::Validate {
+                        txn_idx,
+                        incarnation,
+                    } => {
+                        let epoch = s.start_validation();
+                        s.finish_validation(txn_idx, incarnation, epoch, false)
+                    }
+                };
+            }
+            if let Some(mut committer) = s.try_commit() {
+                while let Some(candidate) = committer.next_candidate() {
+                    assert!(committer.commit(candidate));
+                }
+            }
+        }
+        assert!(s.done(), "claim size {size}: the block must finish");
+        assert_eq!(executed, (0..7).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn workers_claiming_at_once_count_exactly_what_they_claimed() {
+    // Two workers that both passed the sweep's bound check before either claimed: the
+    // second claim lies past the block, and must leave no active task behind. Before the
+    // clamp, two claims of 2^63 wrapped `execution_idx` to 0 and left one task counted
+    // active for good, so the block never finished.
+    for asked in [2, 5, 6, 1 << 63, usize::MAX] {
+        let s = Scheduler::new(5).with_claim_size(asked);
+        let size = s.claim_size();
+        let first = s.claim_executions(size);
+        let second = s.claim_executions(size);
+        assert_eq!((first.next, first.end), (0, size), "claim size {asked}");
+        assert_eq!(
+            second.len() + first.len(),
+            5.min(2 * size),
+            "claim size {asked}"
+        );
+        assert_eq!(
+            s.num_active_tasks.load(ORDER),
+            first.len() + second.len(),
+            "claim size {asked}: only claimed transactions count as active"
+        );
+        assert!(s.execution_idx.load(ORDER) <= 2 * 5, "claim size {asked}");
+    }
+}

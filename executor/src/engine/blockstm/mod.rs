@@ -375,6 +375,9 @@ fn execute_parallel<S: StateView + ?Sized>(
         DriverError::Execution { txn_idx, error } => ParallelError::Speculative { txn_idx, error },
         DriverError::Panicked(message) => ParallelError::Engine(format!("panic: {message}")),
         DriverError::Invariant(message) => ParallelError::Engine(format!("invariant: {message}")),
+        DriverError::TooManyTransactions { num_txns } => {
+            ParallelError::Engine(format!("a block of {num_txns} transactions"))
+        }
     })?;
     let results = run
         .outputs
