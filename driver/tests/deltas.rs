@@ -5,7 +5,7 @@ mod support;
 use std::collections::HashMap;
 
 use blockstm_driver::{
-    run_parallel, CommitSink, DriverStats, ExecuteError, ParallelTask, SpeculativePredicate,
+    run_parallel, CommitSink, DriverStats, ExecuteError, ParallelTask, Plan, SpeculativePredicate,
     SpeculativeRead, SpeculativeReads, Write,
 };
 use proptest::prelude::*;
@@ -146,11 +146,20 @@ struct DeltaBlock {
     spin_micros: Vec<u64>,
     /// Consecutive transactions a worker claims at once.
     claim_size: usize,
-    /// Keys settled at commit instead of versioned ([`ParallelTask::sinks`]).
+    /// Keys settled at commit instead of versioned ([`Plan::sinks`]).
     sinks: Vec<u64>,
 }
 
 impl DeltaBlock {
+    /// The schedule the block's claim size and sinks ask for.
+    fn plan(&self) -> Plan<u64> {
+        Plan {
+            predecessors: Vec::new(),
+            claim_size: self.claim_size,
+            sinks: self.sinks.clone(),
+        }
+    }
+
     fn base(&self, key: u64) -> u64 {
         self.storage.get(&key).copied().unwrap_or(0)
     }
@@ -170,10 +179,10 @@ impl Ledger for SpeculativeLedger<'_, '_, '_> {
     }
 
     fn read(&mut self, key: u64) -> Result<u64, Self::Error> {
-        match self.reads.read(&key).map_err(ExecuteError::Fatal)? {
+        match self.reads.read(&key).map_err(ExecuteError::Failed)? {
             SpeculativeRead::Value(value) => Ok(value),
             SpeculativeRead::NotFound => Ok(self.block.base(key)),
-            SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
+            SpeculativeRead::Blocked(blocker) => Err(ExecuteError::Blocked(blocker)),
         }
     }
 
@@ -181,11 +190,11 @@ impl Ledger for SpeculativeLedger<'_, '_, '_> {
         match self
             .reads
             .at_least(&key, threshold)
-            .map_err(ExecuteError::Fatal)?
+            .map_err(ExecuteError::Failed)?
         {
             SpeculativePredicate::Holds => Ok(true),
             SpeculativePredicate::Fails => Ok(false),
-            SpeculativePredicate::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
+            SpeculativePredicate::Blocked(blocker) => Err(ExecuteError::Blocked(blocker)),
         }
     }
 }
@@ -217,14 +226,6 @@ impl ParallelTask for DeltaBlock {
 
     fn counter_base(&self, key: &u64) -> Result<u64, String> {
         Ok(self.base(*key))
-    }
-
-    fn claim_size(&self) -> usize {
-        self.claim_size
-    }
-
-    fn sinks(&self) -> Vec<u64> {
-        self.sinks.clone()
     }
 }
 
@@ -290,8 +291,14 @@ fn delta_sequential(block: &DeltaBlock) -> (Vec<OpOutput>, HashMap<u64, u64>) {
 /// Runs `block` on `threads` workers and checks it against the baseline.
 fn run_delta_block(block: &DeltaBlock, threads: usize) -> Result<DriverStats, TestCaseError> {
     let (expected_outputs, expected_writes) = delta_sequential(block);
-    let (run, sink) = run_parallel(block, block.ops.len(), threads, OrderSink::default())
-        .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+    let (run, sink) = run_parallel(
+        block,
+        block.ops.len(),
+        block.plan(),
+        threads,
+        OrderSink::default(),
+    )
+    .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
     prop_assert_eq!(run.outputs, expected_outputs);
     let writes: HashMap<u64, u64> = run.writes.into_iter().collect();
     prop_assert_eq!(writes, expected_writes);

@@ -100,7 +100,7 @@ proptest! {
         let (calls, result) = with_watchdog(what.clone(), move || {
             let calls = Mutex::new(Vec::new());
             let sink = FailingSink { fail_at, failure, calls: &calls };
-            let result = run_parallel(&block, block.txns.len(), threads, sink)
+            let result = run_parallel(&block, block.txns.len(), block.plan(), threads, sink)
                 .map(|(run, _)| run.stats);
             let calls = calls.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
             (calls, result)
@@ -108,7 +108,7 @@ proptest! {
         let prefix: Vec<u32> = (0..=fail_at).collect();
         prop_assert_eq!(&calls, &prefix, "{}", what);
         match (failure, result) {
-            (Failure::Error, Err(DriverError::Fatal(message))) => {
+            (Failure::Error, Err(DriverError::Sink { error: message, .. })) => {
                 prop_assert_eq!(message, format!("sink fails at {fail_at}"));
             }
             (Failure::Panic, Err(DriverError::Panicked(message))) => {
@@ -168,7 +168,7 @@ proptest! {
         );
         let (expected, result) = with_watchdog(what.clone(), move || {
             let expected = sequential(&block);
-            let result = run_parallel(&block, block.txns.len(), threads, OrderSink::default())
+            let result = run_parallel(&block, block.txns.len(), block.plan(), threads, OrderSink::default())
                 .map(|(run, sink)| (run.outputs, run.writes, sink.committed));
             (expected, result)
         });
@@ -190,8 +190,14 @@ fn any_thread_count_runs_the_block() {
         let block = MockBlock::new(0..64, HashMap::new(), 5);
         let expected = sequential(&block);
         let (run, sink) = with_watchdog(format!("{threads} threads"), move || {
-            run_parallel(&block, block.txns.len(), threads, OrderSink::default())
-                .expect("a small block runs")
+            run_parallel(
+                &block,
+                block.txns.len(),
+                block.plan(),
+                threads,
+                OrderSink::default(),
+            )
+            .expect("a small block runs")
         });
         assert_eq!(run.outputs, expected.0, "{threads} threads");
         assert_eq!(sink.committed, (0..64).collect::<Vec<u32>>());
@@ -204,7 +210,7 @@ fn any_thread_count_runs_the_block() {
 fn a_block_beyond_the_index_type_is_refused() {
     let block = MockBlock::new([1, 2, 3], HashMap::new(), 5);
     let too_many = u32::MAX as usize + 1;
-    match run_parallel(&block, too_many, 2, OrderSink::default()) {
+    match run_parallel(&block, too_many, block.plan(), 2, OrderSink::default()) {
         Err(DriverError::TooManyTransactions { num_txns }) => assert_eq!(num_txns, too_many),
         other => panic!(
             "expected a refusal, got {:?}",
@@ -230,9 +236,15 @@ fn huge_claims_on_two_and_three_threads_finish() {
             let expected = sequential(&block);
             let what = format!("{num_txns} transactions, claim {size}, {threads} threads");
             let run = with_watchdog(what.clone(), move || {
-                run_parallel(&block, block.txns.len(), threads, OrderSink::default())
-                    .map(|(run, _)| run.outputs)
-                    .map_err(|error| format!("{error:?}"))
+                run_parallel(
+                    &block,
+                    block.txns.len(),
+                    block.plan(),
+                    threads,
+                    OrderSink::default(),
+                )
+                .map(|(run, _)| run.outputs)
+                .map_err(|error| format!("{error:?}"))
             });
             assert_eq!(run.as_ref(), Ok(&expected.0), "{what}");
         }

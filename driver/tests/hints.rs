@@ -6,7 +6,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use blockstm_driver::{
-    run_parallel, ExecuteError, ParallelTask, SpeculativeRead, SpeculativeReads, Write,
+    run_parallel, ExecuteError, ParallelTask, Plan, SpeculativeRead, SpeculativeReads, Write,
 };
 use support::*;
 
@@ -26,6 +26,18 @@ struct HintedChains {
 }
 
 impl HintedChains {
+    /// Each transaction hinted to follow the previous one of its chain, when hints are on.
+    fn plan(&self) -> Plan<u32> {
+        Plan {
+            predecessors: (0..self.num_txns)
+                .map(|txn_idx| {
+                    (self.hints && txn_idx >= self.chains).then(|| txn_idx - self.chains)
+                })
+                .collect(),
+            ..Plan::default()
+        }
+    }
+
     fn new(num_txns: u32, chains: u32, hints: bool) -> Self {
         let ticks = || (0..num_txns).map(|_| AtomicUsize::new(0)).collect();
         Self {
@@ -59,12 +71,10 @@ impl ParallelTask for HintedChains {
             Ordering::SeqCst,
         );
         let key = txn_idx % self.chains;
-        let seen = match reads.read(&key).map_err(ExecuteError::Fatal)? {
+        let seen = match reads.read(&key).map_err(ExecuteError::Failed)? {
             SpeculativeRead::Value(value) => value,
             SpeculativeRead::NotFound => 0,
-            SpeculativeRead::Dependency(blocking) => {
-                return Err(ExecuteError::Dependency(blocking))
-            }
+            SpeculativeRead::Blocked(blocker) => return Err(ExecuteError::Blocked(blocker)),
         };
         // Long enough (a few microseconds) for other workers to claim the next
         // transactions of the chain meanwhile.
@@ -80,10 +90,6 @@ impl ParallelTask for HintedChains {
             Ordering::SeqCst,
         );
         Ok((seen, vec![(key, Write::Value(seen + 1))]))
-    }
-
-    fn predecessor(&self, txn_idx: u32) -> Option<u32> {
-        (self.hints && txn_idx >= self.chains).then(|| txn_idx - self.chains)
     }
 
     fn counter_base(&self, _key: &u32) -> Result<u64, String> {
@@ -112,7 +118,8 @@ fn a_hinted_transaction_starts_only_after_its_predecessor_executed() {
     for _ in 0..10 {
         let block = HintedChains::new(TXNS, CHAINS, true);
         let (run, sink) =
-            run_parallel(&block, TXNS as usize, 4, OrderSink::default()).expect("runs");
+            run_parallel(&block, TXNS as usize, block.plan(), 4, OrderSink::default())
+                .expect("runs");
         assert_eq!(sink.committed, (0..TXNS).collect::<Vec<_>>());
         // The block-order result: transaction i saw i / CHAINS increments of its key.
         for (txn_idx, seen) in run.outputs.iter().enumerate() {
@@ -135,7 +142,8 @@ fn a_hinted_transaction_starts_only_after_its_predecessor_executed() {
     let mut started_early = false;
     for _ in 0..10 {
         let block = HintedChains::new(TXNS, CHAINS, false);
-        let (run, _) = run_parallel(&block, TXNS as usize, 4, OrderSink::default()).expect("runs");
+        let (run, _) = run_parallel(&block, TXNS as usize, block.plan(), 4, OrderSink::default())
+            .expect("runs");
         for (txn_idx, seen) in run.outputs.iter().enumerate() {
             assert_eq!(
                 *seen,

@@ -16,7 +16,7 @@ proptest! {
     #[test]
     fn parallel_run_equals_sequential_baseline(block in block_strategy(), threads in 1usize..=8) {
         let (expected_outputs, expected_writes) = sequential(&block);
-        let (run, sink) = run_parallel(&block, block.txns.len(), threads, OrderSink::default())
+        let (run, sink) = run_parallel(&block, block.txns.len(), block.plan(), threads, OrderSink::default())
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         prop_assert_eq!(run.outputs, expected_outputs);
         let writes: HashMap<u64, u64> = run.writes.into_iter().collect();
@@ -41,8 +41,14 @@ fn heavy_contention_on_one_key_is_exact_and_repeatable() {
     };
     let expected = sequential(&block);
     for _ in 0..5 {
-        let (run, sink) =
-            run_parallel(&block, block.txns.len(), 8, OrderSink::default()).expect("no error");
+        let (run, sink) = run_parallel(
+            &block,
+            block.txns.len(),
+            block.plan(),
+            8,
+            OrderSink::default(),
+        )
+        .expect("no error");
         assert_eq!(run.outputs, expected.0);
         assert_eq!(
             run.writes.into_iter().collect::<HashMap<_, _>>(),
@@ -63,7 +69,13 @@ fn a_panicking_transaction_ends_the_run_without_hanging() {
         claim_size: 1,
         predecessor_gap: 0,
     };
-    let result = run_parallel(&block, block.txns.len(), 4, OrderSink::default());
+    let result = run_parallel(
+        &block,
+        block.txns.len(),
+        block.plan(),
+        4,
+        OrderSink::default(),
+    );
     match result {
         Err(DriverError::Panicked(message)) => {
             assert!(message.contains("mock transaction 250 panics"))
@@ -96,8 +108,8 @@ fn a_fatal_error_in_the_sink_ends_the_run() {
         claim_size: 1,
         predecessor_gap: 0,
     };
-    match run_parallel(&block, block.txns.len(), 4, FailingSink) {
-        Err(DriverError::Fatal(message)) => assert_eq!(message, "overflow at 100"),
+    match run_parallel(&block, block.txns.len(), block.plan(), 4, FailingSink) {
+        Err(DriverError::Sink { error: message, .. }) => assert_eq!(message, "overflow at 100"),
         other => panic!(
             "expected the sink's error, got {:?}",
             other.map(|(run, _)| run.stats)
@@ -116,7 +128,8 @@ fn empty_block_runs() {
         claim_size: 1,
         predecessor_gap: 0,
     };
-    let (run, sink) = run_parallel(&block, 0, 4, OrderSink::default()).expect("empty block");
+    let (run, sink) =
+        run_parallel(&block, 0, block.plan(), 4, OrderSink::default()).expect("empty block");
     assert!(run.outputs.is_empty() && run.writes.is_empty() && sink.committed.is_empty());
     assert_eq!(block.executions.load(Ordering::Relaxed), 0);
 }

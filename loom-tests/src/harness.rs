@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use blockstm_driver::{
-    BlockRun, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, SpeculativeRead,
-    SpeculativeReads, Write,
+    BlockRun, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, Plan,
+    SpeculativeRead, SpeculativeReads, Write,
 };
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
@@ -87,13 +87,21 @@ impl MockBlock {
         if self.reward == 0 {
             return;
         }
-        #[cfg(not(loom_planted_bug = "reward_in_transaction"))]
-        {
+        if !planted::planted!("reward_in_transaction") {
             let miner = self.storage.entry(0).or_insert(0);
             *miner = miner
                 .checked_add(self.reward)
                 .expect("model rewards never overflow");
             self.reward_applications.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The schedule the block's hints, claim size and sinks ask for.
+    pub fn plan(&self) -> Plan<Key> {
+        Plan {
+            predecessors: self.predecessors.clone(),
+            claim_size: self.claim_size,
+            sinks: self.sinks.clone(),
         }
     }
 
@@ -112,8 +120,10 @@ impl MockBlock {
         let txn = &self.txns[txn_idx];
         // Planted bug: the reward applied by a transaction's execution, which Block-STM may
         // repeat. The correct code applies it in `apply_prologue`, outside any transaction.
-        #[cfg(loom_planted_bug = "reward_in_transaction")]
-        if txn_idx == self.txns.len() - 1 && self.reward > 0 {
+        if planted::planted!("reward_in_transaction")
+            && txn_idx == self.txns.len() - 1
+            && self.reward > 0
+        {
             self.reward_applications.fetch_add(1, Ordering::SeqCst);
         }
         let mut read_sum = 0u64;
@@ -205,28 +215,16 @@ impl ParallelTask for MockBlock {
     ) -> Result<(MockOutput, Vec<(Key, Write<u64>)>), ExecuteError<String>> {
         let deltas_allowed = reads.deltas_allowed();
         self.run(txn_idx as usize, deltas_allowed, |key| {
-            match reads.read(&key).map_err(ExecuteError::Fatal)? {
+            match reads.read(&key).map_err(ExecuteError::Failed)? {
                 SpeculativeRead::Value(value) => Ok(value),
                 SpeculativeRead::NotFound => Ok(self.base(key)),
-                SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
+                SpeculativeRead::Blocked(blocker) => Err(ExecuteError::Blocked(blocker)),
             }
         })
     }
 
     fn counter_base(&self, key: &Key) -> Result<u64, String> {
         Ok(self.base(*key))
-    }
-
-    fn predecessor(&self, txn_idx: u32) -> Option<u32> {
-        self.predecessors.get(txn_idx as usize).copied().flatten()
-    }
-
-    fn claim_size(&self) -> usize {
-        self.claim_size
-    }
-
-    fn sinks(&self) -> Vec<Key> {
-        self.sinks.clone()
     }
 }
 
@@ -300,7 +298,7 @@ pub fn run_block_into<S>(
 where
     S: CommitSink<MockOutput, String> + 'static,
 {
-    let run = Arc::new(BlockRun::new(block, block.txns.len(), sink));
+    let run = Arc::new(BlockRun::new(block, block.txns.len(), block.plan(), sink));
     // A worker returns once it sees `done`; at that moment every transaction must already
     // be committed (or the run halted on an error).
     let work = |run: &BlockRun<'static, MockBlock, S>| {

@@ -1,10 +1,11 @@
 //! The loom models. Each explores every interleaving (up to a preemption bound) of a tiny
 //! block on the real scheduler, MVMemory and driver.
 //!
-//! Planted bugs: building with `--cfg loom_planted_bug="NAME"` switches a deliberate bug
-//! on in the real code; the model that must catch it is then expected to fail
-//! (`should_panic`), which proves the model can fail at all. `scripts/loom.sh` runs the
-//! clean build and every planted variant.
+//! Planted bugs: running with `LOOM_PLANTED_BUG=NAME` switches a deliberate bug on in
+//! the real code (see the `planted` crate); the model that guards against it must then
+//! fail, which proves the model can fail at all. `scripts/loom.sh` builds once, runs the
+//! models on the real code, then runs each guarding model with its bug and checks that
+//! it fails.
 #![cfg(loom)]
 
 use loom_tests::harness::{
@@ -34,7 +35,6 @@ fn rmw(keys: &[u8], credit: u64) -> MockTxn {
 /// commits; the workers leave only when `done` rose, and `done` rose only once everything
 /// committed (otherwise `finish` reports an invariant failure and this panics).
 #[test]
-#[cfg_attr(loom_planted_bug = "done_ignores_commit", should_panic)]
 fn scheduler_counters() {
     model(2, || {
         let block = leak(MockBlock::new(
@@ -51,7 +51,6 @@ fn scheduler_counters() {
 /// becomes an ESTIMATE, and 2 waits on it; the wait always ends (a lost wake-up would spin
 /// the workers until loom gives up on the execution).
 #[test]
-#[cfg_attr(loom_planted_bug = "skip_dependency_resume", should_panic)]
 fn dependencies_always_resume() {
     model(2, || {
         let txns = vec![
@@ -99,7 +98,6 @@ fn hinted_transactions_always_resume() {
 /// and the result is the baseline's. All three transactions write key 0, so aborts and
 /// ESTIMATE waits happen inside a claim and across the two.
 #[test]
-#[cfg_attr(loom_planted_bug = "done_ignores_commit", should_panic)]
 fn claims_of_two_commit_everything() {
     model(3, || {
         let mut block = MockBlock::new(vec![rmw(&[0], 5), rmw(&[0], 1), rmw(&[0, 1], 2)], &[]);
@@ -118,7 +116,6 @@ fn claims_of_two_commit_everything() {
 /// the committer last looked at the waiters sees the frontier instead), and the read
 /// sees the baseline's value.
 #[test]
-#[cfg_attr(loom_planted_bug = "settle_wait_without_recheck", should_panic)]
 fn sink_readers_wait_for_the_settled_frontier() {
     model(2, || {
         let credit = |delta| MockTxn {
@@ -155,13 +152,6 @@ fn sink_readers_wait_for_the_settled_frontier() {
 /// a validation only from the epoch taken before them, so the reader here, which may run
 /// while the writer below it records, is validated again when that happened.
 #[test]
-#[cfg_attr(
-    any(
-        loom_planted_bug = "commit_without_validation",
-        loom_planted_bug = "execution_counts_as_late_validation"
-    ),
-    should_panic
-)]
 fn rolling_commit_in_order_after_validation() {
     model(3, || {
         let block = leak(MockBlock::new(
@@ -185,7 +175,6 @@ fn rolling_commit_in_order_after_validation() {
 /// 4a. Counters: the fee total equals the sum over the committed final incarnations. Fees
 /// depend on what was read, so an aborted incarnation's fee differs and would show.
 #[test]
-#[cfg_attr(loom_planted_bug = "fold_at_execution", should_panic)]
 fn fee_totals_come_from_final_incarnations() {
     model(2, || {
         let block = leak(MockBlock::new(vec![rmw(&[0], 1), rmw(&[0], 1)], &[(0, 1)]));
@@ -208,7 +197,7 @@ fn fee_overflow_is_an_error_in_every_interleaving() {
         };
         let block = leak(MockBlock::new(vec![big.clone(), big], &[]));
         match run_block(block, 2) {
-            Err(blockstm_driver::DriverError::Fatal(message)) => {
+            Err(blockstm_driver::DriverError::Sink { error: message, .. }) => {
                 assert_eq!(message, "fee overflow")
             }
             other => panic!(
@@ -222,7 +211,6 @@ fn fee_overflow_is_an_error_in_every_interleaving() {
 /// 4c. A failed sink receives nothing more: once a commit has failed, no worker (one that
 /// was past its `done` check included) hands the sink a later output.
 #[test]
-#[cfg_attr(loom_planted_bug = "commit_after_sink_failure", should_panic)]
 fn nothing_reaches_a_failed_sink() {
     model(2, || {
         let log = loom::sync::Arc::new(loom::sync::Mutex::new(Vec::new()));
@@ -235,7 +223,7 @@ fn nothing_reaches_a_failed_sink() {
             &[],
         ));
         match run_block_into(block, 2, sink) {
-            Err(blockstm_driver::DriverError::Fatal(message)) => {
+            Err(blockstm_driver::DriverError::Sink { error: message, .. }) => {
                 assert_eq!(message, "sink fails at 0")
             }
             other => panic!(
@@ -253,7 +241,6 @@ fn nothing_reaches_a_failed_sink() {
 /// 5. Reward-once: the prologue credits the miner (key 0); transactions read and write the
 /// miner's balance and get re-executed; the committed balance holds the reward exactly once.
 #[test]
-#[cfg_attr(loom_planted_bug = "reward_in_transaction", should_panic)]
 fn miner_reward_applied_exactly_once() {
     model(2, || {
         let mut block = MockBlock::new(vec![rmw(&[0], 7), rmw(&[0], 11)], &[(0, 100)]);
@@ -279,7 +266,6 @@ fn miner_reward_applied_exactly_once() {
 /// value paired with another version; a read taken while the ESTIMATE stood is a
 /// dependency; and a stale read never validates once the rewrite is in.
 #[test]
-#[cfg_attr(loom_planted_bug = "skip_estimates", should_panic)]
 fn mvmemory_one_key() {
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::Arc;
@@ -653,13 +639,11 @@ fn mvmemory_deltas(second: mvmemory::Write<u64>) {
 }
 
 #[test]
-#[cfg_attr(loom_planted_bug = "skip_estimates", should_panic)]
 fn mvmemory_deltas_rewritten_as_delta() {
     mvmemory_deltas(mvmemory::Write::Delta(-3));
 }
 
 #[test]
-#[cfg_attr(loom_planted_bug = "skip_estimates", should_panic)]
 fn mvmemory_deltas_rewritten_as_value() {
     mvmemory_deltas(mvmemory::Write::Value(4));
 }

@@ -342,10 +342,11 @@ impl Scheduler {
         let observed = self.decrease_cnt.load(ORDER);
         // Planted bug (loom models): the paper's condition without the rolling commit's,
         // so workers may leave while transactions are still uncommitted.
-        #[cfg(loom_planted_bug = "done_ignores_commit")]
-        let all_committed = self.execution_idx.load(ORDER) >= self.num_txns;
-        #[cfg(not(loom_planted_bug = "done_ignores_commit"))]
-        let all_committed = self.commit_idx.load(ORDER) == self.num_txns;
+        let all_committed = if planted::planted!("done_ignores_commit") {
+            self.execution_idx.load(ORDER) >= self.num_txns
+        } else {
+            self.commit_idx.load(ORDER) == self.num_txns
+        };
         if all_committed
             && self.num_active_tasks.load(ORDER) == 0
             && observed == self.decrease_cnt.load(ORDER)
@@ -568,16 +569,18 @@ impl Scheduler {
             state.record_epoch = record_epoch;
             // Planted bug (loom models): count the reads as validated whenever they ran,
             // as if a lower transaction could not record new writes after they started.
-            #[cfg(loom_planted_bug = "execution_counts_as_late_validation")]
-            let validated_epoch = validated_epoch.map(|_| record_epoch);
-            state.validated_epoch = validated_epoch;
+            state.validated_epoch = if planted::planted!("execution_counts_as_late_validation") {
+                validated_epoch.map(|_| record_epoch)
+            } else {
+                validated_epoch
+            };
             std::mem::take(&mut state.dependents)
         };
         // Planted bug (loom models): waiting transactions are never woken.
-        #[cfg(loom_planted_bug = "skip_dependency_resume")]
-        let dependents: Vec<TxnIndex> = {
-            drop(dependents);
+        let dependents = if planted::planted!("skip_dependency_resume") {
             Vec::new()
+        } else {
+            dependents
         };
         if let Some(min_dependent) = dependents.iter().min() {
             for &dependent in &dependents {
@@ -697,12 +700,10 @@ impl Committer<'_> {
             return None;
         }
         // Planted bug (loom models): trust any earlier validation, or none at all.
-        #[cfg(not(loom_planted_bug = "commit_without_validation"))]
-        let needs_validation = state
-            .validated_epoch
-            .is_none_or(|epoch| epoch < self.state.max_record_epoch);
-        #[cfg(loom_planted_bug = "commit_without_validation")]
-        let needs_validation = false;
+        let needs_validation = !planted::planted!("commit_without_validation")
+            && state
+                .validated_epoch
+                .is_none_or(|epoch| epoch < self.state.max_record_epoch);
         Some(CommitCandidate {
             txn_idx,
             incarnation: state.incarnation,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use blockstm_driver::{
-    CommitSink, ExecuteError, ParallelTask, SpeculativeRead, SpeculativeReads, Write,
+    CommitSink, ExecuteError, ParallelTask, Plan, SpeculativeRead, SpeculativeReads, Write,
 };
 use proptest::prelude::*;
 
@@ -78,6 +78,18 @@ pub struct MockBlock {
 }
 
 impl MockBlock {
+    /// The schedule the block's claim size and hint gap ask for.
+    pub fn plan(&self) -> Plan<u64> {
+        let gap = self.predecessor_gap;
+        Plan {
+            predecessors: (0..self.txns.len() as u32)
+                .map(|txn_idx| txn_idx.checked_sub(gap).filter(|_| gap > 0))
+                .collect(),
+            claim_size: self.claim_size,
+            sinks: Vec::new(),
+        }
+    }
+
     /// A block of transactions with these seeds over `num_keys` keys, with no panic,
     /// hint or claim beyond the paper's one transaction.
     pub fn new(
@@ -115,10 +127,10 @@ impl ParallelTask for MockBlock {
         }
         let txn = &self.txns[txn_idx as usize];
         let (output, writes) = run_mock(txn, self.num_keys, |key| {
-            match reads.read(&key).map_err(ExecuteError::Fatal)? {
+            match reads.read(&key).map_err(ExecuteError::Failed)? {
                 SpeculativeRead::Value(v) => Ok(v),
                 SpeculativeRead::NotFound => Ok(self.storage.get(&key).copied().unwrap_or(0)),
-                SpeculativeRead::Dependency(blocking) => Err(ExecuteError::Dependency(blocking)),
+                SpeculativeRead::Blocked(blocker) => Err(ExecuteError::Blocked(blocker)),
             }
         })?;
         Ok((output, values(writes)))
@@ -126,16 +138,6 @@ impl ParallelTask for MockBlock {
 
     fn counter_base(&self, key: &u64) -> Result<u64, String> {
         Ok(self.storage.get(key).copied().unwrap_or(0))
-    }
-
-    fn claim_size(&self) -> usize {
-        self.claim_size
-    }
-
-    fn predecessor(&self, txn_idx: u32) -> Option<u32> {
-        txn_idx
-            .checked_sub(self.predecessor_gap)
-            .filter(|_| self.predecessor_gap > 0)
     }
 }
 

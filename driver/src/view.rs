@@ -1,0 +1,183 @@
+//! A transaction's speculative view of the block: reads through the multi-version
+//! memory, recorded as the incarnation's read set, and what a read can find.
+
+use mvmemory::{MVMemory, PredicateRead, ReadDescriptor, ReadResult};
+
+use crate::task::ParallelTask;
+use crate::TxnIndex;
+
+/// What an execution must wait for before it can read on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Blocker {
+    /// An ESTIMATE left by this lower transaction's aborted incarnation: wait until it
+    /// has executed again.
+    Txn(TxnIndex),
+    /// A [sink](crate::Plan::sinks) that a lower transaction has not settled yet: wait
+    /// until every lower transaction has committed.
+    CommitFrontier,
+}
+
+/// What a speculative read found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SpeculativeRead<V> {
+    /// A lower transaction wrote this value, or lower transactions' deltas add up to it.
+    Value(V),
+    /// No lower transaction wrote the key: read the state beneath the block.
+    NotFound,
+    /// The read cannot go on: stop, returning [`ExecuteError::Blocked`](crate::ExecuteError::Blocked).
+    Blocked(Blocker),
+}
+
+/// What a speculative predicate read ([`SpeculativeReads::at_least`]) found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpeculativePredicate {
+    /// The counter is at least the threshold (recorded as that predicate).
+    Holds,
+    /// It is not (also recorded, as the predicate's negation; read the exact value too
+    /// to say by how much).
+    Fails,
+    /// The read cannot go on: stop, returning [`ExecuteError::Blocked`](crate::ExecuteError::Blocked).
+    Blocked(Blocker),
+}
+
+/// One transaction's speculative view of the block's memory; records its read set.
+pub struct SpeculativeReads<'a, T: ParallelTask + ?Sized> {
+    memory: &'a MVMemory<T::Key, T::Value>,
+    task: &'a T,
+    txn_idx: TxnIndex,
+    reads: Vec<ReadDescriptor>,
+    deltas_allowed: bool,
+    delta_reads: u64,
+    predicate_reads: u64,
+}
+
+/// What an execution's view leaves behind for the driver: the read set and counters.
+pub(crate) struct RecordedReads {
+    pub(crate) reads: Vec<ReadDescriptor>,
+    pub(crate) delta_reads: u64,
+    pub(crate) predicate_reads: u64,
+}
+
+impl<T: ParallelTask + ?Sized> std::fmt::Debug for SpeculativeReads<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpeculativeReads")
+            .field("txn_idx", &self.txn_idx)
+            .field("reads", &self.reads.len())
+            .field("deltas_allowed", &self.deltas_allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
+    /// A view for one execution of `txn_idx`, recording into `reads` (emptied first, so
+    /// that a worker can reuse one buffer across executions).
+    pub(crate) fn new(
+        memory: &'a MVMemory<T::Key, T::Value>,
+        task: &'a T,
+        txn_idx: TxnIndex,
+        mut reads: Vec<ReadDescriptor>,
+        deltas_allowed: bool,
+    ) -> Self {
+        reads.clear();
+        Self {
+            memory,
+            task,
+            txn_idx,
+            reads,
+            deltas_allowed,
+            delta_reads: 0,
+            predicate_reads: 0,
+        }
+    }
+
+    /// Ends the view, handing back what it recorded.
+    pub(crate) fn finish(self) -> RecordedReads {
+        RecordedReads {
+            reads: self.reads,
+            delta_reads: self.delta_reads,
+            predicate_reads: self.predicate_reads,
+        }
+    }
+
+    /// The transaction this view belongs to.
+    pub fn txn_idx(&self) -> TxnIndex {
+        self.txn_idx
+    }
+
+    /// Whether this execution may write deltas and read predicates. `false` when an
+    /// earlier incarnation's delta did not fit at commit: this one must read and write
+    /// exact values, so that it fails (or not) exactly as sequential execution would.
+    pub fn deltas_allowed(&self) -> bool {
+        self.deltas_allowed
+    }
+
+    /// Reads `key` as of just below this transaction, recording the read. A read
+    /// through deltas that reach the bottom of the block asks the task for the key's
+    /// base ([`ParallelTask::counter_base`]), whose error it returns.
+    pub fn read(&mut self, key: &T::Key) -> Result<SpeculativeRead<T::Value>, T::Error> {
+        loop {
+            let read = match self
+                .memory
+                .read_recorded(key, self.txn_idx, &mut self.reads)
+            {
+                ReadResult::Value { value, .. } => SpeculativeRead::Value(value),
+                ReadResult::Summed { value } => {
+                    self.delta_reads += 1;
+                    SpeculativeRead::Value(value)
+                }
+                ReadResult::NotFound => SpeculativeRead::NotFound,
+                ReadResult::Dependency { blocking_txn } => {
+                    SpeculativeRead::Blocked(Blocker::Txn(blocking_txn))
+                }
+                ReadResult::NeedsBase => {
+                    self.provide_base(key)?;
+                    continue;
+                }
+                ReadResult::Settled { value } => SpeculativeRead::Value(value),
+                ReadResult::Unsettled => SpeculativeRead::Blocked(Blocker::CommitFrontier),
+            };
+            return Ok(read);
+        }
+    }
+
+    /// Whether the counter at `key`, as of just below this transaction, is at least
+    /// `threshold`; when it is, the read is recorded as that predicate, which a lower
+    /// transaction's change to the counter does not invalidate unless it takes the
+    /// counter below `threshold`. Asks the task for the key's base when needed.
+    pub fn at_least(
+        &mut self,
+        key: &T::Key,
+        threshold: u64,
+    ) -> Result<SpeculativePredicate, T::Error> {
+        loop {
+            let predicate =
+                match self
+                    .memory
+                    .read_at_least(key, self.txn_idx, threshold, &mut self.reads)
+                {
+                    PredicateRead::Holds => {
+                        self.predicate_reads += 1;
+                        SpeculativePredicate::Holds
+                    }
+                    PredicateRead::Fails => SpeculativePredicate::Fails,
+                    PredicateRead::Dependency { blocking_txn } => {
+                        SpeculativePredicate::Blocked(Blocker::Txn(blocking_txn))
+                    }
+                    PredicateRead::NeedsBase => {
+                        self.provide_base(key)?;
+                        continue;
+                    }
+                    PredicateRead::Unsettled => {
+                        SpeculativePredicate::Blocked(Blocker::CommitFrontier)
+                    }
+                };
+            return Ok(predicate);
+        }
+    }
+
+    fn provide_base(&self, key: &T::Key) -> Result<(), T::Error> {
+        let base = self.task.counter_base(key)?;
+        self.memory.provide_base(key, base);
+        Ok(())
+    }
+}
