@@ -871,8 +871,7 @@ where
     /// aborted and will most likely write the same keys again).
     pub fn convert_writes_to_estimates(&self, txn_idx: TxnIndex) {
         // Planted bug (loom models): aborted writes stay readable as values.
-        #[cfg(loom_planted_bug = "skip_estimates")]
-        if txn_idx < TxnIndex::MAX {
+        if planted::planted!("skip_estimates") {
             return;
         }
         let sets = lock(self.sets(txn_idx));

@@ -87,135 +87,51 @@
 //! assert_eq!(committed, vec![0, 1]);
 //! ```
 
+mod claim;
+mod commit;
+mod status;
 mod sync;
 
 use crossbeam_utils::CachePadded;
 
-use sync::{lock, try_lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
+pub use claim::ExecutionClaim;
+use commit::CommitState;
+pub use commit::{CommitCandidate, Committer};
+use status::TxnState;
+pub use status::{Task, TxnStatus, ValidationEpoch};
+use sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 // One definition of a transaction's position and incarnation for the whole engine, the
 // memory's (as Aptos's scheduler takes its own from its multi-version map): the driver
 // passes the scheduler's indices straight to the memory.
 pub use mvmemory::{Incarnation, TxnIndex};
 
-/// Work for a worker thread.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Task {
-    /// Execute this incarnation of the transaction.
-    Execute {
-        /// The transaction.
-        txn_idx: TxnIndex,
-        /// The incarnation to run.
-        incarnation: Incarnation,
-    },
-    /// Validate the read set of this incarnation of the transaction.
-    Validate {
-        /// The transaction.
-        txn_idx: TxnIndex,
-        /// The incarnation whose read set is validated.
-        incarnation: Incarnation,
-    },
-}
-
-/// Where a transaction is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TxnStatus {
-    /// Waiting for a worker to execute the current incarnation.
-    ReadyToExecute,
-    /// A worker is executing the current incarnation.
-    Executing,
-    /// The current incarnation finished and its writes are recorded.
-    Executed,
-    /// The current incarnation was aborted (failed validation, or met a dependency);
-    /// the next one has not been made ready yet.
-    Aborting,
-    /// Final: the transaction's output is committed and will never change.
-    Committed,
-}
-
-/// The write epoch at which a validation started; see the crate docs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ValidationEpoch(u64);
-
-#[derive(Debug)]
-struct TxnState {
-    incarnation: Incarnation,
-    status: TxnStatus,
-    /// The write epoch right after the current incarnation's writes were recorded.
-    record_epoch: u64,
-    /// The start epoch of the latest successful validation of the current incarnation.
-    validated_epoch: Option<u64>,
-    /// Transactions that met this one's ESTIMATE and wait for its next execution.
-    dependents: Vec<TxnIndex>,
-}
-
-#[derive(Debug)]
-struct CommitState {
-    /// The next transaction to commit.
-    next: usize,
-    /// The highest record epoch among committed transactions.
-    max_record_epoch: u64,
-}
-
 /// The scheduler of one block. Shared by reference among the block's worker threads.
 #[derive(Debug)]
 pub struct Scheduler {
-    num_txns: usize,
-    execution_idx: CachePadded<AtomicUsize>,
-    validation_idx: CachePadded<AtomicUsize>,
-    decrease_cnt: CachePadded<AtomicUsize>,
-    num_active_tasks: CachePadded<AtomicUsize>,
-    done_marker: CachePadded<AtomicBool>,
-    halted: AtomicBool,
-    write_epoch: CachePadded<AtomicU64>,
-    commit_idx: CachePadded<AtomicUsize>,
+    pub(crate) num_txns: usize,
+    pub(crate) execution_idx: CachePadded<AtomicUsize>,
+    pub(crate) validation_idx: CachePadded<AtomicUsize>,
+    pub(crate) decrease_cnt: CachePadded<AtomicUsize>,
+    pub(crate) num_active_tasks: CachePadded<AtomicUsize>,
+    pub(crate) done_marker: CachePadded<AtomicBool>,
+    pub(crate) halted: AtomicBool,
+    pub(crate) write_epoch: CachePadded<AtomicU64>,
+    pub(crate) commit_idx: CachePadded<AtomicUsize>,
     /// Padded like the counters: the committer writes it on every commit, and unpadded it
     /// would share a cache line with `num_txns` and `txns`, which every worker reads on
     /// every call, so each commit would cost every other core a miss.
-    commit: CachePadded<Mutex<CommitState>>,
-    txns: Box<[CachePadded<Mutex<TxnState>>]>,
+    pub(crate) commit: CachePadded<Mutex<CommitState>>,
+    pub(crate) txns: Box<[CachePadded<Mutex<TxnState>>]>,
     /// How many consecutive transactions one fetch of `execution_idx` claims for
     /// execution ([`Scheduler::with_claim_size`]).
-    claim_size: usize,
+    pub(crate) claim_size: usize,
 }
-
-/// Transactions a worker has claimed for execution and not started yet; one per worker,
-/// passed to [`Scheduler::next_task_claiming`].
-///
-/// Claiming several consecutive transactions at once is about locality: with one claim
-/// per transaction, neighbouring transactions run on different cores, so the counters,
-/// statuses and memory entries that one transaction writes and the next one reads move
-/// between cores on every transaction. A claimed transaction counts as an active task
-/// until it is started or found already started, so the block cannot be declared done
-/// under it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ExecutionClaim {
-    next: usize,
-    end: usize,
-}
-
-impl ExecutionClaim {
-    /// Claimed transactions not started yet.
-    pub fn len(&self) -> usize {
-        self.end.saturating_sub(self.next)
-    }
-
-    /// Whether no claimed transaction is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.next >= self.end
-    }
-}
-
-/// A claim size the sweep can hand out: at least one transaction, at most the block.
-fn clamp_claim_size(size: usize, num_txns: usize) -> usize {
-    size.clamp(1, num_txns.max(1))
-}
-
 // Every atomic uses SeqCst. The algorithm's correctness argument (the paper's, and the
 // epoch argument for commits) is made in a sequentially consistent model; the counters are
 // touched a few times per task, far from the cost of executing a transaction, so weaker
 // orderings would buy nothing measurable and cost a proof.
-const ORDER: Ordering = Ordering::SeqCst;
+pub(crate) const ORDER: Ordering = Ordering::SeqCst;
 
 impl Scheduler {
     /// A scheduler for a block of `num_txns` transactions, all ready to execute.
@@ -258,35 +174,12 @@ impl Scheduler {
         }
     }
 
-    /// Makes each fetch of the execution sweep claim `size` consecutive transactions
-    /// for the worker that asks through [`Scheduler::next_task_claiming`]. Larger claims
-    /// keep neighbouring transactions on one core and touch the shared counters less
-    /// often; they also let workers run further apart in the block, so on contended
-    /// blocks more transactions read values that a lower, still unexecuted claim will
-    /// change. The output never depends on the size.
-    ///
-    /// Every `usize` is accepted: the size is clamped to `1..=num_txns` (0 means 1, the
-    /// paper's behaviour and the default; a claim larger than the block could only claim
-    /// the whole block). The clamp is what keeps the sweep's arithmetic exact: each
-    /// worker that passes the sweep's bound check adds at most one claim to
-    /// `execution_idx` and to the active-task count, so both stay below
-    /// `num_txns × (workers + 1)`, far from overflow, whatever the caller asked for.
-    pub fn with_claim_size(mut self, size: usize) -> Self {
-        self.claim_size = clamp_claim_size(size, self.num_txns);
-        self
-    }
-
-    /// The claim size in force, after [`Scheduler::with_claim_size`]'s clamp.
-    pub fn claim_size(&self) -> usize {
-        self.claim_size
-    }
-
     /// The block size.
     pub fn num_txns(&self) -> usize {
         self.num_txns
     }
 
-    fn txn(&self, txn_idx: TxnIndex) -> MutexGuard<'_, TxnState> {
+    pub(crate) fn txn(&self, txn_idx: TxnIndex) -> MutexGuard<'_, TxnState> {
         let slot = self
             .txns
             .get(txn_idx as usize)
@@ -338,7 +231,7 @@ impl Scheduler {
         self.decrease_cnt.fetch_add(1, ORDER);
     }
 
-    fn check_done(&self) {
+    pub(crate) fn check_done(&self) {
         let observed = self.decrease_cnt.load(ORDER);
         // Planted bug (loom models): the paper's condition without the rolling commit's,
         // so workers may leave while transactions are still uncommitted.
@@ -356,15 +249,15 @@ impl Scheduler {
     }
 
     /// Marks the start of a task that was not handed out by `next_task`.
-    fn begin_task(&self) {
+    pub(crate) fn begin_task(&self) {
         self.num_active_tasks.fetch_add(1, ORDER);
     }
 
-    fn end_task(&self) {
+    pub(crate) fn end_task(&self) {
         self.num_active_tasks.fetch_sub(1, ORDER);
     }
 
-    fn try_incarnate(&self, txn_idx: usize) -> Option<Task> {
+    pub(crate) fn try_incarnate(&self, txn_idx: usize) -> Option<Task> {
         if txn_idx < self.num_txns {
             let idx = txn_idx as TxnIndex;
             let mut state = self.txn(idx);
@@ -380,34 +273,7 @@ impl Scheduler {
         None
     }
 
-    fn next_version_to_execute(&self, claim: &mut ExecutionClaim, size: usize) -> Option<Task> {
-        if self.execution_idx.load(ORDER) >= self.num_txns {
-            self.check_done();
-            return None;
-        }
-        *claim = self.claim_executions(size);
-        self.start_claimed(claim)
-    }
-
-    /// Claims the next `size` transactions of the execution sweep (fewer at the block's
-    /// end, none past it). Several workers may get here at once after passing the
-    /// sweep's bound check; each adds at most one claim, which `with_claim_size` keeps
-    /// within the block, so the counters cannot wrap.
-    fn claim_executions(&self, size: usize) -> ExecutionClaim {
-        // Counted active before they are claimed, as the paper counts one, so that no
-        // worker sees the sweep past the end with these still unstarted and no task.
-        self.num_active_tasks.fetch_add(size, ORDER);
-        let first = self.execution_idx.fetch_add(size, ORDER);
-        let end = first.saturating_add(size).min(self.num_txns).max(first);
-        // What was counted but not claimed (indices past the block): give it back, exactly.
-        let unclaimed = size - (end - first);
-        if unclaimed > 0 {
-            self.num_active_tasks.fetch_sub(unclaimed, ORDER);
-        }
-        ExecutionClaim { next: first, end }
-    }
-
-    fn next_version_to_validate(&self) -> Option<Task> {
+    pub(crate) fn next_version_to_validate(&self) -> Option<Task> {
         if self.validation_idx.load(ORDER) >= self.num_txns {
             self.check_done();
             return None;
@@ -438,14 +304,11 @@ impl Scheduler {
         self.next_task_with(&mut ExecutionClaim::default(), 1)
     }
 
-    /// [`Scheduler::next_task`] for a worker that keeps `claim` across calls: the
-    /// transactions it claimed and has not started come first, in order, and a new
-    /// execution claim takes [`Scheduler::with_claim_size`] transactions at once.
-    pub fn next_task_claiming(&self, claim: &mut ExecutionClaim) -> Option<Task> {
-        self.next_task_with(claim, self.claim_size)
-    }
-
-    fn next_task_with(&self, claim: &mut ExecutionClaim, claim_size: usize) -> Option<Task> {
+    pub(crate) fn next_task_with(
+        &self,
+        claim: &mut ExecutionClaim,
+        claim_size: usize,
+    ) -> Option<Task> {
         if self.done() {
             return None;
         }
@@ -461,19 +324,6 @@ impl Scheduler {
             }
         }
         self.next_version_to_execute(claim, claim_size)
-    }
-
-    /// Starts the first claimed transaction that is still ready; each one tried gives up
-    /// its active-task count (to the execution it becomes, or to nobody).
-    fn start_claimed(&self, claim: &mut ExecutionClaim) -> Option<Task> {
-        while claim.next < claim.end {
-            let idx = claim.next;
-            claim.next += 1;
-            if let Some(task) = self.try_incarnate(idx) {
-                return Some(task);
-            }
-        }
-        None
     }
 
     /// Records that `txn_idx` met an ESTIMATE of `blocking_txn` during its current
@@ -646,7 +496,7 @@ impl Scheduler {
 
     /// The shared tail of an abort: next incarnation ready, everything above revalidated,
     /// and the re-execution handed to the caller when the execution sweep is already past.
-    fn after_abort(&self, txn_idx: TxnIndex) -> Option<Task> {
+    pub(crate) fn after_abort(&self, txn_idx: TxnIndex) -> Option<Task> {
         self.set_ready_status(txn_idx);
         self.decrease_validation_idx(txn_idx as usize + 1);
         if self.execution_idx.load(ORDER) > txn_idx as usize {
@@ -654,100 +504,6 @@ impl Scheduler {
         }
         self.end_task();
         None
-    }
-
-    /// Takes the commit role if no other worker holds it.
-    pub fn try_commit(&self) -> Option<Committer<'_>> {
-        if self.commit_idx.load(ORDER) >= self.num_txns {
-            return None;
-        }
-        try_lock(&self.commit).map(|state| Committer {
-            scheduler: self,
-            state,
-        })
-    }
-}
-
-/// The next transaction in block order, ready to commit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CommitCandidate {
-    /// The transaction.
-    pub txn_idx: TxnIndex,
-    /// Its executed incarnation.
-    pub incarnation: Incarnation,
-    /// No validation since the last lower transaction's final writes: the committer must
-    /// validate the read set now (definitive, since every lower transaction is final) and
-    /// abort with [`Committer::try_abort`] if it fails.
-    pub needs_validation: bool,
-}
-
-/// The commit role, held by one worker at a time. Commits happen in block order.
-#[derive(Debug)]
-pub struct Committer<'a> {
-    scheduler: &'a Scheduler,
-    state: MutexGuard<'a, CommitState>,
-}
-
-impl Committer<'_> {
-    /// The next transaction to commit, if it has executed.
-    pub fn next_candidate(&mut self) -> Option<CommitCandidate> {
-        if self.state.next >= self.scheduler.num_txns {
-            return None;
-        }
-        let txn_idx = self.state.next as TxnIndex;
-        let state = self.scheduler.txn(txn_idx);
-        if state.status != TxnStatus::Executed {
-            return None;
-        }
-        // Planted bug (loom models): trust any earlier validation, or none at all.
-        let needs_validation = !planted::planted!("commit_without_validation")
-            && state
-                .validated_epoch
-                .is_none_or(|epoch| epoch < self.state.max_record_epoch);
-        Some(CommitCandidate {
-            txn_idx,
-            incarnation: state.incarnation,
-            needs_validation,
-        })
-    }
-
-    /// Commits the candidate, unless its incarnation was aborted meanwhile (`false`: ask
-    /// for the next candidate again). After `true`, the transaction's last output is final.
-    pub fn commit(&mut self, candidate: CommitCandidate) -> bool {
-        let record_epoch = {
-            let mut state = self.scheduler.txn(candidate.txn_idx);
-            if state.status != TxnStatus::Executed || state.incarnation != candidate.incarnation {
-                return false;
-            }
-            state.status = TxnStatus::Committed;
-            state.record_epoch
-        };
-        self.state.max_record_epoch = self.state.max_record_epoch.max(record_epoch);
-        self.state.next += 1;
-        self.scheduler.commit_idx.store(self.state.next, ORDER);
-        if self.state.next == self.scheduler.num_txns {
-            self.scheduler.check_done();
-        }
-        true
-    }
-
-    /// The candidate failed its commit-time validation. Claims the abort (as
-    /// [`Scheduler::try_validation_abort`] does); when this returns `true` the caller must
-    /// turn the incarnation's writes into ESTIMATEs and then call
-    /// [`Committer::finish_abort`].
-    pub fn try_abort(&mut self, candidate: CommitCandidate) -> bool {
-        self.scheduler
-            .try_validation_abort(candidate.txn_idx, candidate.incarnation)
-    }
-
-    /// Completes an abort claimed with [`Committer::try_abort`], releasing the commit
-    /// role; returns the re-execution task when the caller should run it.
-    pub fn finish_abort(self, candidate: CommitCandidate) -> Option<Task> {
-        let scheduler = self.scheduler;
-        drop(self.state);
-        // The abort is work outside `next_task`; count it so `done` cannot rise under it.
-        scheduler.begin_task();
-        scheduler.after_abort(candidate.txn_idx)
     }
 }
 
