@@ -13,9 +13,17 @@
 //! cannot leave that range (at most 2^16 transactions, each adding a few `u64`s), so the
 //! only range question is the final one, whether the total fits a `u64`, which the commit
 //! step answers in block order.
+//!
+//! This module holds both halves of the idea: the data (what a delta is, how a chain of
+//! them resolves) and the operations on [`MVMemory`] that give a chain its base and
+//! resolve a committing transaction's deltas.
+
+use std::hash::Hash;
 
 use crate::index::Versions;
-use crate::{Entry, Incarnation, TxnIndex, Version};
+use crate::sync::lock;
+use crate::version::Entry;
+use crate::{DeltaCommit, Incarnation, MVMemory, TxnIndex, Version};
 
 /// A value that deltas can add to: a counter, such as a balance.
 ///
@@ -48,6 +56,28 @@ pub enum Write<V> {
     /// resulting total fits is decided when the writer commits
     /// ([`crate::MVMemory::commit_deltas`]).
     Delta(i128),
+}
+
+/// A delta entry.
+///
+/// `incarnation`, `delta` and `resolved` decide what readers see; `below_at_write` decides
+/// nothing and only feeds the count of saves ([`DeltaCommit::Resolved`]). It sits here
+/// rather than beside the writer's own sets because the stamp must be taken under the
+/// key's lock in the same step that inserts the delta, and because this entry is already
+/// boxed: here it costs nothing to keys without deltas, whereas in the writer's sets it
+/// would grow every transaction's bookkeeping for a figure.
+#[derive(Clone, Debug)]
+pub(crate) struct DeltaEntry {
+    /// The writing incarnation.
+    pub(crate) incarnation: Incarnation,
+    /// What it adds.
+    pub(crate) delta: i128,
+    /// The key's nearest lower entry when the delta was recorded. Statistics only: no
+    /// read, validation or commit decision looks at it.
+    pub(crate) below_at_write: Option<Version>,
+    /// The key's value after this delta, set when the writer commits (and then final: a
+    /// committed transaction never runs again). Reads from above stop here.
+    pub(crate) resolved: Option<u64>,
 }
 
 /// The stamp of a key's nearest lower entry, kept with a delta so that the commit step
@@ -118,5 +148,99 @@ pub(crate) fn resolve<V: Counter>(versions: &Versions<Entry<V>>, txn_idx: TxnInd
             through_delta,
         },
         None => Resolution::NeedsBase,
+    }
+}
+
+impl<K, V> MVMemory<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Counter,
+{
+    /// Gives the memory `key`'s value beneath the block, as a counter, for delta chains
+    /// and predicates that reach the bottom of the block. State beneath the block never
+    /// changes during it, so the first value given is kept.
+    pub fn provide_base(&self, key: &K, base: u64) {
+        let id = self.index.intern(key);
+        self.index.with_slot(id, |slot| {
+            lock(&slot.versions).base.get_or_insert(base);
+        });
+    }
+
+    /// Resolves the deltas of `txn_idx`, which is committing: every transaction below it
+    /// has committed, so the value under each of its deltas is final, and so is the
+    /// total. Each total is checked to fit a `u64` and kept in the entry, where later
+    /// reads stop instead of walking further down.
+    ///
+    /// On [`DeltaCommit::NeedsBase`], provide the base and call again; deltas resolved
+    /// by the first call stay resolved.
+    pub fn commit_deltas(&self, txn_idx: TxnIndex) -> DeltaCommit<K> {
+        let mut sets = lock(self.sets(txn_idx));
+        let mut deltas = 0;
+        let mut saves = 0;
+        for id in sets.deltas.iter() {
+            let step = self.index.with_slot(*id, |slot| {
+                let mut versions = lock(&slot.versions);
+                let below = resolve(&versions, txn_idx);
+                let now_below = stamp(versions.below(txn_idx));
+                let Some(Entry::Delta(entry)) = versions.get_mut(txn_idx) else {
+                    return Ok(None);
+                };
+                let DeltaEntry {
+                    delta,
+                    below_at_write,
+                    resolved,
+                    ..
+                } = &mut **entry;
+                if resolved.is_some() {
+                    // Resolved by an earlier call that stopped at a missing base.
+                    return Ok(Some(false));
+                }
+                let total = match below {
+                    Resolution::Total { total, .. } => total + *delta,
+                    Resolution::NotACounter => {
+                        return Err(DeltaCommit::OutOfRange {
+                            key: slot.key.clone(),
+                        })
+                    }
+                    Resolution::NeedsBase => {
+                        return Err(DeltaCommit::NeedsBase {
+                            key: slot.key.clone(),
+                        })
+                    }
+                    Resolution::Dependency(txn_idx) => {
+                        return Err(DeltaCommit::Unfinished { txn_idx })
+                    }
+                };
+                let Ok(total) = u64::try_from(total) else {
+                    return Err(DeltaCommit::OutOfRange {
+                        key: slot.key.clone(),
+                    });
+                };
+                *resolved = Some(total);
+                Ok(Some(*below_at_write != now_below))
+            });
+            match step {
+                Ok(Some(saved)) => {
+                    deltas += 1;
+                    saves += u32::from(saved);
+                }
+                Ok(None) => {}
+                Err(outcome) => return outcome,
+            }
+        }
+        // Sink writes: computed here, against the sink's value after every lower
+        // transaction, and applied only by `settle`, once the writer has committed.
+        for write in sets.sink_writes.iter_mut() {
+            match self.sink_total(txn_idx, write) {
+                Ok(saved) => {
+                    if matches!(write.write, Write::Delta(_)) {
+                        deltas += 1;
+                        saves += u32::from(saved);
+                    }
+                }
+                Err(outcome) => return outcome,
+            }
+        }
+        DeltaCommit::Resolved { deltas, saves }
     }
 }

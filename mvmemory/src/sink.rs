@@ -19,10 +19,16 @@
 //! Exactness is the same as for deltas: the commit step checks that each total fits a
 //! `u64` before anything is applied, and reports the first that does not, so that its
 //! writer runs again on exact values.
+//!
+//! This module holds the sinks' data and every operation on [`MVMemory`] that touches
+//! them: marking keys as sinks, reading them once settled, checking sink writes at
+//! commit and applying them in block order.
+
+use std::hash::Hash;
 
 use crate::index::KeyId;
-use crate::sync::Mutex;
-use crate::{TxnIndex, Write};
+use crate::sync::{lock, Mutex, Ordering};
+use crate::{Counter, DeltaCommit, MVMemory, PredicateRead, ReadResult, TxnIndex, Write};
 
 /// A sink's base value beneath the block is not known yet (the caller provides it).
 pub(crate) struct NeedsBase;
@@ -60,11 +66,183 @@ pub(crate) struct SinkWrite<V> {
     pub(crate) sink: u32,
     /// What the transaction wrote.
     pub(crate) write: Write<V>,
-    /// The commit frontier when the write was recorded (for statistics): a lower
+    /// The commit frontier when the write was recorded. Statistics only (it feeds the
+    /// count of saves, [`DeltaCommit::Resolved`], and decides nothing): a lower
     /// transaction that wrote the key at or above it committed later, so an exact
-    /// read-modify-write here would have been invalidated.
+    /// read-modify-write here would have been invalidated. It rides in the write because
+    /// a sink keeps no entry per writer to hold it.
     pub(crate) frontier_at_write: TxnIndex,
     /// The sink's value after this write, computed by the commit check and applied
     /// once the transaction has committed.
     pub(crate) settled: Option<V>,
+}
+
+impl<K, V> MVMemory<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Counter,
+{
+    /// An empty memory for a block of `num_txns` transactions in which `sinks` are
+    /// settled at commit rather than versioned (see the crate docs): writes there are
+    /// applied as their writers commit, and reads wait for every lower transaction to
+    /// settle. A key given twice is one sink.
+    ///
+    /// ```
+    /// use mvmemory::{MVMemory, ReadResult, Version, Write};
+    ///
+    /// let memory: MVMemory<&str, u64> = MVMemory::with_sinks(3, ["exchange"]);
+    /// memory.provide_base(&"exchange", 100);
+    /// memory.record_writes(Version::new(0, 0), Vec::new(), [("exchange", Write::Delta(5))]);
+    /// // Transaction 1 cannot read the sink before transaction 0 settles…
+    /// assert_eq!(memory.read(&"exchange", 1), ReadResult::Unsettled);
+    /// assert!(matches!(memory.commit_deltas(0), mvmemory::DeltaCommit::Resolved { deltas: 1, .. }));
+    /// memory.settle(0);
+    /// // …and then reads the final value, with nothing to validate.
+    /// assert_eq!(memory.read(&"exchange", 1), ReadResult::Settled { value: 105 });
+    /// ```
+    pub fn with_sinks(num_txns: usize, sinks: impl IntoIterator<Item = K>) -> Self {
+        let mut memory = Self::new(num_txns);
+        let mut marked = Vec::new();
+        for key in sinks {
+            let id = memory.index.intern(&key);
+            let position =
+                u32::try_from(marked.len()).expect("invariant: fewer than 2^32 sinks in a block");
+            let fresh = memory.index.with_slot(id, |slot| {
+                let mut versions = lock(&slot.versions);
+                let fresh = versions.sink.is_none();
+                versions.sink.get_or_insert(position);
+                fresh
+            });
+            if fresh {
+                marked.push(Sink::new(id));
+            }
+        }
+        memory.sinks = marked.into_boxed_slice();
+        memory
+    }
+
+    /// Whether the memory has any sinks ([`MVMemory::with_sinks`]).
+    pub fn has_sinks(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
+    /// Every transaction below this index has committed and had its sink writes applied
+    /// ([`MVMemory::settle`]): reads of sinks by transactions up to it see final values.
+    pub fn settled_below(&self) -> usize {
+        self.settled_below.load(Ordering::SeqCst)
+    }
+
+    /// A read of sink number `sink` by `txn_idx`: final, or not yet possible. Never
+    /// recorded, since a final value cannot change.
+    pub(crate) fn read_sink(&self, sink: u32, txn_idx: TxnIndex) -> ReadResult<V> {
+        // SeqCst pairs with the store in `settle`: every sink write below the frontier
+        // was applied before the frontier moved past it.
+        if self.settled_below() < txn_idx as usize {
+            return ReadResult::Unsettled;
+        }
+        match &lock(&self.sink(sink).state).value {
+            Some(value) => ReadResult::Settled {
+                value: value.clone(),
+            },
+            None => ReadResult::NotFound,
+        }
+    }
+
+    fn sink(&self, sink: u32) -> &Sink<V> {
+        self.sinks
+            .get(sink as usize)
+            .expect("invariant: sink positions come from this memory")
+    }
+
+    /// A predicate read of a sink: final (so not recorded), or not yet possible.
+    pub(crate) fn sink_at_least(
+        &self,
+        sink: u32,
+        txn_idx: TxnIndex,
+        threshold: u64,
+    ) -> PredicateRead {
+        if self.settled_below() < txn_idx as usize {
+            return PredicateRead::Unsettled;
+        }
+        let sink = self.sink(sink);
+        match self.sink_count(sink, lock(&sink.state).value.as_ref()) {
+            Ok(Some(count)) if count >= threshold => PredicateRead::Holds,
+            Ok(_) => PredicateRead::Fails,
+            Err(NeedsBase) => PredicateRead::NeedsBase,
+        }
+    }
+
+    /// The count a sink holds with `value` settled there: the value's (`None` if it is
+    /// not a counter), or, while no transaction of the block has written the sink, the
+    /// base beneath the block, which may not be known yet.
+    fn sink_count(&self, sink: &Sink<V>, value: Option<&V>) -> Result<Option<u64>, NeedsBase> {
+        match value {
+            Some(value) => Ok(value.count()),
+            None => self
+                .index
+                .with_slot(sink.id, |slot| lock(&slot.versions).base)
+                .map(Some)
+                .ok_or(NeedsBase),
+        }
+    }
+
+    pub(crate) fn sink_key(&self, sink: &Sink<V>) -> K {
+        self.index.with_slot(sink.id, |slot| slot.key.clone())
+    }
+
+    /// The sink's value after `write` by `txn_idx`, kept in the write; whether the write
+    /// was a save (a lower write to the sink committed after it was recorded).
+    pub(crate) fn sink_total(
+        &self,
+        txn_idx: TxnIndex,
+        write: &mut SinkWrite<V>,
+    ) -> Result<bool, DeltaCommit<K>> {
+        let sink = self.sink(write.sink);
+        let state = lock(&sink.state);
+        let saved = state
+            .last_writer
+            .is_some_and(|writer| writer >= write.frontier_at_write && writer < txn_idx);
+        let total = match &write.write {
+            Write::Value(value) => value.clone(),
+            Write::Delta(delta) => {
+                let Ok(below) = self.sink_count(sink, state.value.as_ref()) else {
+                    return Err(DeltaCommit::NeedsBase {
+                        key: self.sink_key(sink),
+                    });
+                };
+                match below.and_then(|below| u64::try_from(i128::from(below) + *delta).ok()) {
+                    Some(total) => V::from_count(total),
+                    None => {
+                        return Err(DeltaCommit::OutOfRange {
+                            key: self.sink_key(sink),
+                        })
+                    }
+                }
+            }
+        };
+        write.settled = Some(total);
+        Ok(saved)
+    }
+
+    /// Applies the sink writes of `txn_idx`, which has just committed (after
+    /// [`MVMemory::commit_deltas`] resolved them), and moves the settled frontier past
+    /// it. Call for every committed transaction, in block order.
+    pub fn settle(&self, txn_idx: TxnIndex) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        let mut sets = lock(self.sets(txn_idx));
+        for write in sets.sink_writes.iter_mut() {
+            let total = write.settled.take().expect(
+                "invariant: commit_deltas resolves every sink write before its writer commits",
+            );
+            let mut state = lock(&self.sink(write.sink).state);
+            state.value = Some(total);
+            state.last_writer = Some(txn_idx);
+        }
+        drop(sets);
+        // SeqCst pairs with the load in `read_sink`, and with the driver's waiters.
+        self.settled_below
+            .store(txn_idx as usize + 1, Ordering::SeqCst);
+    }
 }
