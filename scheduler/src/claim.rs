@@ -61,7 +61,11 @@ impl Scheduler {
         self.claim_size
     }
 
-    pub(crate) fn next_version_to_execute(&self, claim: &mut ExecutionClaim, size: usize) -> Option<Task> {
+    pub(crate) fn next_version_to_execute(
+        &self,
+        claim: &mut ExecutionClaim,
+        size: usize,
+    ) -> Option<Task> {
         if self.execution_idx.load(ORDER) >= self.num_txns {
             self.check_done();
             return None;
