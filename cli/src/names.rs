@@ -46,7 +46,8 @@ mod tests {
         parser: impl TypedValueParser<Value = T>,
         value: &str,
     ) -> Result<T, clap::Error> {
-        let command = Command::new("test").arg(Arg::new("value").long("value").value_parser(parser));
+        let command =
+            Command::new("test").arg(Arg::new("value").long("value").value_parser(parser));
         let matches = command.try_get_matches_from(["test", "--value", value])?;
         matches
             .get_one::<T>("value")
@@ -65,7 +66,9 @@ mod tests {
         for kind in ExecutorKind::ALL {
             assert_eq!(parse(executor_kind(), kind.as_str()).ok(), Some(kind));
         }
-        let error = parse(workload(), "p3p").expect_err("not a workload").to_string();
+        let error = parse(workload(), "p3p")
+            .expect_err("not a workload")
+            .to_string();
         assert!(error.contains("hot-receiver"), "{error}");
         assert!(parse(network(), "Mainnet").is_err());
         assert!(parse(executor_kind(), "blockstm").is_err());

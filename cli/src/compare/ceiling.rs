@@ -153,8 +153,8 @@ fn apply(engine: &Engine, store: &MemoryStore, blocks: &[Block]) -> anyhow::Resu
 mod tests {
     use super::*;
     use clap::Parser;
-    use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
     use executor::genesis_commit;
+    use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
 
     /// `compare`'s arguments at their defaults.
     #[derive(Debug, Parser)]
@@ -165,7 +165,9 @@ mod tests {
 
     #[test]
     fn copies_of_a_small_chain_give_a_ceiling() {
-        let args = Cli::try_parse_from(["compare"]).expect("the defaults parse").args;
+        let args = Cli::try_parse_from(["compare"])
+            .expect("the defaults parse")
+            .args;
         let mut workload = Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 20, 50, 7))
             .expect("a valid workload");
         let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
@@ -173,7 +175,10 @@ mod tests {
         let ceiling = measure(2, &args, &genesis, &blocks, 1).expect("measured");
         assert_eq!(ceiling.threads, 2);
         assert!(ceiling.alone > Duration::ZERO && ceiling.together > Duration::ZERO);
-        assert!(ceiling.speedup.is_finite() && ceiling.speedup > 0.0, "{ceiling:?}");
+        assert!(
+            ceiling.speedup.is_finite() && ceiling.speedup > 0.0,
+            "{ceiling:?}"
+        );
         // Every block of the copies must apply: a warm-up as long as the chain leaves
         // nothing to time, and that is still a measurement, not an error.
         assert!(measure(2, &args, &genesis, &blocks, 99).is_ok());
@@ -185,7 +190,8 @@ mod tests {
         let ceiling = Ceiling::new(2, ms(100), ms(104));
         assert!((ceiling.speedup - 2.0 * 100.0 / 104.0).abs() < 1e-9);
         assert_eq!(Ceiling::new(2, ms(100), Duration::ZERO).speedup, 0.0);
-        let measured = [ms(200), ms(100), ms(150)].map(|together| Ceiling::new(2, ms(100), together));
+        let measured =
+            [ms(200), ms(100), ms(150)].map(|together| Ceiling::new(2, ms(100), together));
         let median = median(measured.to_vec()).expect("three measurements");
         assert_eq!(median.together, ms(150));
         assert!(super::median(Vec::new()).is_none());

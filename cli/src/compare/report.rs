@@ -293,4 +293,3 @@ pub fn print_json(out: &mut impl Write, measurements: &[Measurement]) -> anyhow:
     writeln!(out)?;
     Ok(())
 }
-

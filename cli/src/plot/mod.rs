@@ -11,8 +11,10 @@ use plotters::prelude::*;
 
 use crate::compare::{EngineKind, Measurement};
 
+mod series;
 mod text;
 
+use series::{ceiling_notes, color_of, tick_step};
 use text::Align;
 
 const WIDTH: u32 = 1180;
@@ -43,14 +45,6 @@ pub fn speedup_chart(
     Ok(())
 }
 
-/// One line of the chart: an engine at a thread count.
-struct Series {
-    engine: &'static str,
-    threads: usize,
-    /// (accounts, speedup over sequential), by accounts.
-    points: Vec<(f64, f64)>,
-}
-
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     workload: WorkloadKind,
@@ -64,29 +58,7 @@ where
     let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing the chart: {error}");
     root.fill(&WHITE).map_err(fail)?;
 
-    let mut series: Vec<Series> = Vec::new();
-    for m in measurements
-        .iter()
-        .filter(|m| m.engine != EngineKind::Sequential.name())
-    {
-        let point = (m.accounts as f64, m.speedup_vs_sequential);
-        match series
-            .iter_mut()
-            .find(|s| s.engine == m.engine && s.threads == m.threads)
-        {
-            Some(s) => s.points.push(point),
-            None => series.push(Series {
-                engine: m.engine,
-                threads: m.threads,
-                points: vec![point],
-            }),
-        }
-    }
-    for s in &mut series {
-        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    }
-    // Block-STM first in the legend, then grouping; by thread count within each.
-    series.sort_by_key(|s| (s.engine != EngineKind::BlockStm.name(), s.threads));
+    let series = series::of(measurements);
 
     let mut accounts: Vec<f64> = measurements.iter().map(|m| m.accounts as f64).collect();
     accounts.sort_by(f64::total_cmp);
@@ -136,8 +108,15 @@ where
             .map_err(fail)?;
         let (px, _) = chart.backend_coord(&(x, 0.0));
         let label = format!("{x:.0}");
-        text::draw(root, &label, (px, BOTTOM + 20), LABEL, &BLACK, Align::Center)
-            .map_err(fail)?;
+        text::draw(
+            root,
+            &label,
+            (px, BOTTOM + 20),
+            LABEL,
+            &BLACK,
+            Align::Center,
+        )
+        .map_err(fail)?;
     }
     // The sequential reference.
     chart
@@ -239,71 +218,38 @@ where
     if let Some(first) = measurements.first() {
         let grey = RGBColor(90, 90, 90);
         legend_y += 16;
-        let notes = [
+        let mut notes = vec![
             format!("median of {} rounds", first.rounds),
             format!("{} warm-up block(s) untimed", first.warmup_blocks),
             "execution time only".to_owned(),
         ];
+        notes.extend(ceiling_notes(measurements));
         for note in notes {
-            text::draw(root, &note, (RIGHT + 24, legend_y + 7), NOTE, &grey, Align::Left)
-                .map_err(fail)?;
+            text::draw(
+                root,
+                &note,
+                (RIGHT + 24, legend_y + 7),
+                NOTE,
+                &grey,
+                Align::Left,
+            )
+            .map_err(fail)?;
             legend_y += 22;
         }
     }
     Ok(())
 }
 
-/// A round grid step giving about 5 to 10 lines up to `max`.
-fn tick_step(max: f64) -> f64 {
-    let raw = (max / 6.0).max(0.01);
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .into_iter()
-        .map(|factor| factor * magnitude)
-        .find(|step| *step >= raw)
-        .unwrap_or(10.0 * magnitude);
-    step.max(0.05)
-}
-
-/// Block-STM in blues, grouping in oranges; darker with more threads.
-fn color_of(block_stm: bool, threads: usize) -> RGBColor {
-    const BLUES: [RGBColor; 4] = [
-        RGBColor(120, 170, 230),
-        RGBColor(40, 110, 200),
-        RGBColor(20, 60, 150),
-        RGBColor(10, 30, 90),
-    ];
-    const ORANGES: [RGBColor; 4] = [
-        RGBColor(250, 180, 90),
-        RGBColor(230, 120, 20),
-        RGBColor(180, 70, 10),
-        RGBColor(120, 40, 0),
-    ];
-    let shade = match threads {
-        0 | 1 => 0,
-        2 => 1,
-        3..=4 => 2,
-        _ => 3,
-    };
-    if block_stm {
-        BLUES[shade]
-    } else {
-        ORANGES[shade]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn tick_steps_are_round() {
-        assert_eq!(tick_step(1.1), 0.2);
-        assert_eq!(tick_step(3.0), 0.5);
-        assert_eq!(tick_step(0.0), 0.05);
-    }
-
-    fn measurement(engine: EngineKind, threads: usize, accounts: usize, speedup: f64) -> Measurement {
+    pub(super) fn measurement(
+        engine: EngineKind,
+        threads: usize,
+        accounts: usize,
+        speedup: f64,
+    ) -> Measurement {
         Measurement {
             workload: "p2p".to_owned(),
             accounts,
@@ -338,7 +284,12 @@ mod tests {
         let mut measurements = Vec::new();
         for (accounts, speedup) in [(2, 0.9), (100, 1.5), (10_000, 1.8)] {
             measurements.push(measurement(EngineKind::Sequential, 1, accounts, 1.0));
-            measurements.push(measurement(EngineKind::Grouping, 2, accounts, speedup - 0.2));
+            measurements.push(measurement(
+                EngineKind::Grouping,
+                2,
+                accounts,
+                speedup - 0.2,
+            ));
             measurements.push(measurement(EngineKind::BlockStm, 2, accounts, speedup));
         }
         speedup_chart(&path, WorkloadKind::P2p, 100, 2, &measurements).expect("drawn");

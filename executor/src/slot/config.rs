@@ -472,7 +472,10 @@ mod tests {
             assert_eq!(config.kind, kind);
         }
         let error = "moonnet".parse::<Network>().expect_err("not a network");
-        assert!(error.to_string().contains("mainnet, testnet or devnet"), "{error}");
+        assert!(
+            error.to_string().contains("mainnet, testnet or devnet"),
+            "{error}"
+        );
         let error = "stm".parse::<ExecutorKind>().expect_err("not an executor");
         assert!(error.to_string().contains("block-stm"), "{error}");
     }
