@@ -11,7 +11,7 @@ scripts/setup.sh
 . scripts/env.sh
 blocks=${1:-200}
 threads=${2:-2}
-cargo build --release -q -p executor --bin blockstm
+cargo build --release -q -p blockstm-cli --bin blockstm
 bin="${CARGO_TARGET_DIR}/release/blockstm"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

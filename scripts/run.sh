@@ -9,4 +9,4 @@ scripts/setup.sh
 if [ "$#" -eq 0 ]; then
     set -- --executor block-stm --blocks 20 --block-size 10000 --accounts 10000
 fi
-cargo run --release -p executor --bin blockstm -- run "$@"
+cargo run --release -p blockstm-cli --bin blockstm -- run "$@"

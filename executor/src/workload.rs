@@ -38,23 +38,18 @@ pub const NONCE_CHAIN_SENDERS: usize = 16;
 pub const EXTRA_ASSETS: u64 = 3;
 
 /// The shape of the generated transactions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkloadKind {
     /// A random sender pays a random other account (N = 2 is A ↔ B).
-    #[value(name = "p2p")]
     P2p,
     /// Every transaction pays account 0; senders are random among the others.
-    #[value(name = "hot-receiver")]
     HotReceiver,
     /// A few senders (at most 16, see `NONCE_CHAIN_SENDERS`) each send chains of
     /// consecutive nonces to random receivers.
-    #[value(name = "nonce-chains")]
     NonceChains,
     /// 1–3 transfers per transaction, each in TOS or one of 3 other assets.
-    #[value(name = "multi-asset")]
     MultiAsset,
     /// About 20% burns of TOS, the rest peer-to-peer transfers.
-    #[value(name = "burns")]
     Burns,
 }
 
@@ -503,10 +498,6 @@ mod tests {
         ));
         for kind in WorkloadKind::ALL {
             assert_eq!(kind.to_string().parse::<WorkloadKind>(), Ok(kind));
-            assert_eq!(
-                <WorkloadKind as clap::ValueEnum>::from_str(kind.name(), false),
-                Ok(kind)
-            );
         }
         assert!("p3p".parse::<WorkloadKind>().is_err());
     }

@@ -36,7 +36,7 @@ pub const ENV_PREFIX: &str = "TOS_EXECUTOR_";
 pub const MAX_THREADS: usize = 1024;
 
 /// Which chain the node follows; it sets the default parallel threshold.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     /// The main network.
@@ -49,6 +49,18 @@ pub enum Network {
 }
 
 impl Network {
+    /// Every network, in declaration order.
+    pub const ALL: [Network; 3] = [Network::Mainnet, Network::Testnet, Network::Devnet];
+
+    /// The name used in configuration files, flags and logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Network::Mainnet => "mainnet",
+            Network::Testnet => "testnet",
+            Network::Devnet => "devnet",
+        }
+    }
+
     /// Blocks with fewer transactions run sequentially unless the configuration says
     /// otherwise: 20 on mainnet, 10 on testnet, 4 on devnet, as the daemon's integration
     /// guide plans (small devnet blocks still exercise the parallel path).
@@ -61,23 +73,49 @@ impl Network {
     }
 }
 
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a [`Network`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown network `{0}` (expected mainnet, testnet or devnet)")]
+pub struct UnknownNetwork(pub String);
+
+impl std::str::FromStr for Network {
+    type Err = UnknownNetwork;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Network::ALL
+            .into_iter()
+            .find(|network| network.as_str() == name)
+            .ok_or_else(|| UnknownNetwork(name.to_owned()))
+    }
+}
+
 /// The engine the slot runs at or above the threshold.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExecutorKind {
     /// The sequential oracle, always.
-    #[value(name = "sequential")]
     Sequential,
     /// Batch grouping: the daemon's pessimistic parallel path.
-    #[value(name = "grouping")]
     Grouping,
     /// Block-STM: optimistic parallel execution.
     #[default]
-    #[value(name = "block-stm")]
     BlockStm,
 }
 
 impl ExecutorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ExecutorKind; 3] = [
+        ExecutorKind::Sequential,
+        ExecutorKind::Grouping,
+        ExecutorKind::BlockStm,
+    ];
+
     /// The name used in configuration files, flags and logs.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -91,6 +129,22 @@ impl ExecutorKind {
 impl std::fmt::Display for ExecutorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not an [`ExecutorKind`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown executor `{0}` (expected sequential, grouping or block-stm)")]
+pub struct UnknownExecutorKind(pub String);
+
+impl std::str::FromStr for ExecutorKind {
+    type Err = UnknownExecutorKind;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ExecutorKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| UnknownExecutorKind(name.to_owned()))
     }
 }
 
@@ -401,6 +455,29 @@ mod tests {
         let config = ExecutorConfig::from_toml_str("network = \"devnet\"\nmin_parallel_txns = 64")
             .expect("valid");
         assert_eq!(config.min_parallel_txns(), 64);
+    }
+
+    #[test]
+    fn names_parse_back_and_match_the_configuration_file() {
+        for network in Network::ALL {
+            assert_eq!(network.to_string().parse::<Network>(), Ok(network));
+            let config = ExecutorConfig::from_toml_str(&format!("network = \"{network}\""))
+                .expect("a network's name is valid in TOML");
+            assert_eq!(config.network, network);
+        }
+        for kind in ExecutorKind::ALL {
+            assert_eq!(kind.to_string().parse::<ExecutorKind>(), Ok(kind));
+            let config = ExecutorConfig::from_toml_str(&format!("kind = \"{kind}\""))
+                .expect("an executor's name is valid in TOML");
+            assert_eq!(config.kind, kind);
+        }
+        let error = "moonnet".parse::<Network>().expect_err("not a network");
+        assert!(
+            error.to_string().contains("mainnet, testnet or devnet"),
+            "{error}"
+        );
+        let error = "stm".parse::<ExecutorKind>().expect_err("not an executor");
+        assert!(error.to_string().contains("block-stm"), "{error}");
     }
 
     #[test]

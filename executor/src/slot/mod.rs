@@ -36,7 +36,8 @@ pub use asynchronous::{AsyncExecuteError, AsyncExecutor};
 pub use breaker::{BreakerState, CircuitBreaker, TripReason};
 pub use config::{
     CircuitBreakerConfig, CircuitBreakerOverrides, ConfigError, ConfigOverrides, ContentionCutoff,
-    ExecutorConfig, ExecutorKind, Network, ENV_PREFIX, MAX_THREADS,
+    ExecutorConfig, ExecutorKind, Network, UnknownExecutorKind, UnknownNetwork, ENV_PREFIX,
+    MAX_THREADS,
 };
 pub use shadow::Mismatch;
 

@@ -1,10 +1,5 @@
-//! `blockstm run`: applies generated blocks to a RocksDB store with a chosen engine and
-//! reports throughput and the final state root.
-//!
-//! `blockstm compare`: runs the same generated blocks through the sequential oracle, batch
-//! grouping and Block-STM at several thread counts, each from the same genesis on a fresh
-//! RocksDB store, checks that every block's state root agrees, and reports throughput
-//! ratios measured in that one run (a table, `--json`, or a `--plot` PNG).
+//! `blockstm run`: applies generated blocks to a RocksDB store through the daemon's
+//! executor slot and node, and reports throughput and the final state root.
 //!
 //! The last line on stdout is always `state root: <64 hex digits>`, so scripts can compare
 //! runs (two engines, two machines) with `tail -n 1`.
@@ -15,55 +10,35 @@
 //! them), then checks that the stored nonces match what it expects, which catches a
 //! continuation with different workload parameters.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
 use executor::genesis_commit;
-use executor::node::{metrics, Node, NodeStats};
+use executor::node::{metrics, Node};
 use executor::slot::{
     CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, ExecutorConfig, ExecutorKind,
     Network,
 };
 use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
 use indicatif::{ProgressBar, ProgressStyle};
-use storage_adapter::{BlockStore, ChainState, RocksStore, StateKey, StateValue, StateView};
-use tracing_subscriber::EnvFilter;
+use storage_adapter::{BlockStore, RocksStore, StateKey, StateValue, StateView};
 
-// Beside this file rather than in `src/bin/`, where Cargo would take them for binaries.
-#[path = "blockstm/compare.rs"]
-mod compare;
-#[path = "blockstm/plot.rs"]
-mod plot;
+use crate::names;
+
+mod report;
 
 /// How many accounts the continuation check compares against the store.
 const NONCE_CHECK_ACCOUNTS: usize = 16;
 
-/// Runs the Block-STM project's engines on generated TOS workloads.
-#[derive(Debug, Parser)]
-#[command(name = "blockstm", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Generate blocks, execute them, commit them to RocksDB, report throughput.
-    Run(RunArgs),
-    /// Run the same blocks through sequential, batch grouping and Block-STM (at each
-    /// thread count), check that their state roots agree, and compare throughput.
-    Compare(compare::CompareArgs),
-}
-
+/// The arguments of `blockstm run`.
 #[derive(Debug, clap::Args)]
-struct RunArgs {
+pub struct RunArgs {
     /// The workload shape.
-    #[arg(long, value_enum, default_value_t = WorkloadKind::P2p)]
+    #[arg(long, value_parser = names::workload(), default_value_t = WorkloadKind::P2p)]
     workload: WorkloadKind,
     /// Number of accounts (at least 2).
     #[arg(long, default_value_t = 1000)]
@@ -89,10 +64,10 @@ struct RunArgs {
     config: Option<PathBuf>,
     /// The network, which sets the default parallel threshold (20, 10, 4 transactions)
     /// [config: network; default: mainnet].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = names::network())]
     network: Option<Network>,
     /// The execution engine [config: kind; default: block-stm].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = names::executor_kind())]
     executor: Option<ExecutorKind>,
     /// Worker threads for parallel engines [config: threads; default: available
     /// parallelism].
@@ -141,19 +116,8 @@ impl RunArgs {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
-        Command::Run(args) => run(&args),
-        Command::Compare(args) => compare::compare(&args),
-    }
-}
-
-fn run(args: &RunArgs) -> anyhow::Result<()> {
+/// Runs `blockstm run`.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let config = ExecutorConfig::load(args.config.as_deref(), &args.overrides())?;
     let workload_config = WorkloadConfig {
         kind: args.workload,
@@ -209,7 +173,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             .context("the metrics server")?;
     }
 
-    report(
+    report::print(
         args,
         &config,
         &node.stats(),
@@ -241,138 +205,6 @@ fn start_metrics_server(
         let _ = stop.await;
     }));
     Ok((shutdown, server))
-}
-
-/// Prints the run's summary; the last line is the state root.
-fn report(
-    args: &RunArgs,
-    config: &ExecutorConfig,
-    stats: &NodeStats,
-    chain: &ChainState,
-    generating: Duration,
-) -> anyhow::Result<()> {
-    let seconds = stats.engine_seconds + stats.commit_seconds;
-    let rate = |count: u64| {
-        if seconds > 0.0 {
-            count as f64 / seconds
-        } else {
-            0.0
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "executor: {} ({} threads, {} network: parallel from {} transactions{})",
-        config.kind,
-        config.threads(),
-        format!("{:?}", config.network).to_lowercase(),
-        config.min_parallel_txns(),
-        if config.shadow { ", shadow mode" } else { "" }
-    )?;
-    writeln!(
-        out,
-        "workload: {}, {} accounts, {} tx/block, seed {}",
-        args.workload, args.accounts, args.block_size, args.seed
-    )?;
-    writeln!(
-        out,
-        "blocks: {} (topoheight now {})",
-        stats.blocks,
-        chain.topoheight.unwrap_or(0)
-    )?;
-    writeln!(
-        out,
-        "transactions: {} (successful {}, failed {})",
-        stats.transactions,
-        stats.successful_transactions,
-        stats.transactions - stats.successful_transactions
-    )?;
-    writeln!(
-        out,
-        "elapsed: {seconds:.3} s (execute {:.3} s, commit {:.3} s; generation {:.3} s not counted)",
-        stats.engine_seconds,
-        stats.commit_seconds,
-        generating.as_secs_f64()
-    )?;
-    writeln!(
-        out,
-        "throughput: {:.2} blocks/s, {:.0} tx/s",
-        rate(stats.blocks),
-        rate(stats.transactions)
-    )?;
-    let slot = &stats.slot;
-    writeln!(
-        out,
-        "paths: {} on the engine, {} compared in shadow, {} below the threshold, {} while the breaker was open",
-        slot.engine_blocks, slot.shadow_compared, slot.below_threshold, slot.breaker_skipped
-    )?;
-    if config.shadow {
-        writeln!(
-            out,
-            "shadow: {} blocks compared, {} mismatches",
-            slot.shadow_compared, slot.shadow_mismatches
-        )?;
-    }
-    let parallel = &stats.parallel;
-    if parallel.transactions > 0 {
-        let per_tx = |count: u64| count as f64 / parallel.transactions as f64;
-        writeln!(
-            out,
-            "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} nonce-hint waits, {} fallbacks, {} breaker trips",
-            per_tx(parallel.executions),
-            per_tx(parallel.validations),
-            parallel.aborts,
-            parallel.dependency_waits,
-            parallel.hint_waits,
-            slot.fallbacks,
-            slot.breaker_trips
-        )?;
-        writeln!(
-            out,
-            "deltas: {} committed ({} above a later lower write), {} summed reads, {} predicates ({} held through a change), {} exact re-executions, {} waits for settled balances",
-            parallel.delta_writes,
-            parallel.delta_saves,
-            parallel.delta_reads,
-            parallel.predicate_reads,
-            parallel.predicate_saves,
-            parallel.exact_reexecutions,
-            parallel.settle_waits
-        )?;
-    }
-    if let Some(memory) = Memory::read() {
-        writeln!(
-            out,
-            "memory: peak RSS {:.1} MiB, RSS now {:.1} MiB",
-            memory.peak_rss_kib as f64 / 1024.0,
-            memory.rss_kib as f64 / 1024.0
-        )?;
-    }
-    writeln!(out, "state root: {}", chain.state_root)?;
-    Ok(())
-}
-
-/// This process's resident memory, from `/proc/self/status` (Linux only).
-struct Memory {
-    /// `VmHWM`: the peak resident set size.
-    peak_rss_kib: u64,
-    /// `VmRSS`: the resident set size now.
-    rss_kib: u64,
-}
-
-impl Memory {
-    fn read() -> Option<Self> {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        };
-        Some(Self {
-            peak_rss_kib: field("VmHWM:")?,
-            rss_kib: field("VmRSS:")?,
-        })
-    }
 }
 
 /// Regenerates (and discards) the blocks already in the store, so the generator's nonces
