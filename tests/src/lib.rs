@@ -1,10 +1,15 @@
 //! Integration tests live in `tests/`; this library holds helpers they share: short names
 //! for accounts and assets, transaction builders, a counting [`VmView`] over a map, and
 //! store helpers that apply a block the way the node does (execute, then commit only on
-//! success), and the random case generator of the parity properties ([`random_case`]).
+//! success); the engines under test and the checks that run a block on all of them
+//! ([`engines`]); and the random case generator of the parity properties
+//! ([`random_case`]).
 
+pub mod engines;
 pub mod fuzz_case;
 pub mod random_case;
+
+pub use engines::{assert_rejected, engines, engines_under_test, parallel_forced, run_everywhere};
 
 use std::collections::{HashMap, HashSet};
 

@@ -37,6 +37,7 @@ fn engines() -> Vec<(&'static str, Box<dyn BlockExecutor>)> {
                 threads: 4,
                 min_parallel_txns: 2,
                 contention_cutoff: None,
+                ..BlockStmConfig::default()
             })),
         ),
         (

@@ -189,6 +189,7 @@ fn engines() -> Vec<Arc<dyn BlockExecutor>> {
             threads: 4,
             min_parallel_txns: 2,
             contention_cutoff: None,
+            ..BlockStmConfig::default()
         })),
         Arc::new(GroupingExecutor::new(GroupingConfig { threads: 4 })),
     ]

@@ -26,8 +26,7 @@ use clap::{Parser, Subcommand};
 use executor::genesis_commit;
 use executor::node::{metrics, Node, NodeStats};
 use executor::slot::{
-    CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, ExecutorConfig, ExecutorKind,
-    Network,
+    CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, EngineKind, ExecutorConfig, Network,
 };
 use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -93,7 +92,7 @@ struct RunArgs {
     network: Option<Network>,
     /// The execution engine [config: kind; default: block-stm].
     #[arg(long, value_enum)]
-    executor: Option<ExecutorKind>,
+    executor: Option<EngineKind>,
     /// Worker threads for parallel engines [config: threads; default: available
     /// parallelism].
     #[arg(long)]
@@ -315,28 +314,29 @@ fn report(
     }
     let parallel = &stats.parallel;
     if parallel.transactions > 0 {
+        let counters = parallel.block_stm.unwrap_or_default();
         let per_tx = |count: u64| count as f64 / parallel.transactions as f64;
         writeln!(
             out,
             "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} nonce-hint waits, {} fallbacks, {} breaker trips",
             per_tx(parallel.executions),
-            per_tx(parallel.validations),
-            parallel.aborts,
-            parallel.dependency_waits,
-            parallel.hint_waits,
+            per_tx(counters.validations),
+            counters.aborts,
+            counters.dependency_waits,
+            counters.hint_waits,
             slot.fallbacks,
             slot.breaker_trips
         )?;
         writeln!(
             out,
             "deltas: {} committed ({} above a later lower write), {} summed reads, {} predicates ({} held through a change), {} exact re-executions, {} waits for settled balances",
-            parallel.delta_writes,
-            parallel.delta_saves,
-            parallel.delta_reads,
-            parallel.predicate_reads,
-            parallel.predicate_saves,
-            parallel.exact_reexecutions,
-            parallel.settle_waits
+            counters.delta_writes,
+            counters.delta_saves,
+            counters.delta_reads,
+            counters.predicate_reads,
+            counters.predicate_saves,
+            counters.exact_reexecutions,
+            counters.settle_waits
         )?;
     }
     if let Some(memory) = Memory::read() {

@@ -3,7 +3,7 @@
 //! command-line flags (each layer overriding the one before).
 //!
 //! ```
-//! use executor::slot::{ExecutorConfig, ExecutorKind, Network};
+//! use executor::slot::{EngineKind, ExecutorConfig, Network};
 //!
 //! let config = ExecutorConfig::from_toml_str(
 //!     r#"
@@ -13,7 +13,7 @@
 //!     shadow = true
 //!     "#,
 //! )?;
-//! assert_eq!(config.kind, ExecutorKind::BlockStm);
+//! assert_eq!(config.kind, EngineKind::BlockStm);
 //! assert_eq!(config.min_parallel_txns(), Network::Testnet.default_min_parallel_txns());
 //! # Ok::<(), executor::slot::ConfigError>(())
 //! ```
@@ -25,6 +25,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::blockstm::BlockStmConfig;
+use crate::engine::EngineKind;
 use crate::model::MAX_BLOCK_TRANSACTIONS;
 
 /// The prefix of the environment variables that override the configuration:
@@ -58,39 +59,6 @@ impl Network {
             Network::Testnet => 10,
             Network::Devnet => 4,
         }
-    }
-}
-
-/// The engine the slot runs at or above the threshold.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExecutorKind {
-    /// The sequential oracle, always.
-    #[value(name = "sequential")]
-    Sequential,
-    /// Batch grouping: the daemon's pessimistic parallel path.
-    #[value(name = "grouping")]
-    Grouping,
-    /// Block-STM: optimistic parallel execution.
-    #[default]
-    #[value(name = "block-stm")]
-    BlockStm,
-}
-
-impl ExecutorKind {
-    /// The name used in configuration files, flags and logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ExecutorKind::Sequential => "sequential",
-            ExecutorKind::Grouping => "grouping",
-            ExecutorKind::BlockStm => "block-stm",
-        }
-    }
-}
-
-impl std::fmt::Display for ExecutorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -185,7 +153,7 @@ pub struct ExecutorConfig {
     /// The chain followed; sets the default of [`ExecutorConfig::min_parallel_txns`].
     pub network: Network,
     /// The engine used at or above the threshold.
-    pub kind: ExecutorKind,
+    pub kind: EngineKind,
     /// Worker threads of a parallel engine, the calling thread included; absent means
     /// the machine's available parallelism.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -321,7 +289,7 @@ impl ExecutorConfig {
                 });
             }
         }
-        if self.shadow && self.kind == ExecutorKind::Sequential {
+        if self.shadow && self.kind == EngineKind::Sequential {
             return Err(ConfigError::Invalid {
                 field: "shadow",
                 reason: "compares a parallel engine with the oracle: set `kind` to \"block-stm\" \
@@ -354,7 +322,7 @@ pub struct ConfigOverrides {
     pub network: Option<Network>,
     /// `kind`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<ExecutorKind>,
+    pub kind: Option<EngineKind>,
     /// `threads`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
@@ -439,7 +407,7 @@ mod tests {
     fn round_trips_through_toml_serialisation() {
         let config = ExecutorConfig {
             network: Network::Devnet,
-            kind: ExecutorKind::Grouping,
+            kind: EngineKind::Grouping,
             threads: Some(3),
             min_parallel_txns_override: Some(7),
             contention_cutoff: ContentionCutoff(None),

@@ -197,22 +197,17 @@ pub struct Measurement {
     pub stats: Stats,
 }
 
-/// [`ExecutionStats`] plus grouping's batches, over the timed blocks.
+/// [`ExecutionStats`] (grouping's batches included), over the timed blocks.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Stats {
     /// The engine's own counters, summed (flattened into the JSON object).
     #[serde(flatten)]
     pub engine: ExecutionStats,
-    /// Grouping only.
-    pub batches: Option<u64>,
 }
 
 impl Stats {
-    fn add(&mut self, stats: &ExecutionStats, batches: Option<u64>) {
+    fn add(&mut self, stats: &ExecutionStats) {
         self.engine.accumulate(stats);
-        if let Some(batches) = batches {
-            *self.batches.get_or_insert(0) += batches;
-        }
     }
 }
 
@@ -230,34 +225,26 @@ impl Engine {
             EngineKind::Grouping => {
                 Engine::Grouping(GroupingExecutor::new(GroupingConfig { threads }))
             }
-            EngineKind::BlockStm => Engine::BlockStm(
-                BlockStmExecutor::new(BlockStmConfig {
-                    threads,
-                    contention_cutoff: args.contention_cutoff.0,
-                    ..BlockStmConfig::default()
-                })
-                .with_nonce_hints(args.nonce_hints)
-                .with_deltas(args.deltas)
-                .with_claims(args.claims)
-                .with_sinks(args.sinks)
-                .with_parallel_on_one_thread(args.one_thread),
-            ),
+            EngineKind::BlockStm => Engine::BlockStm(BlockStmExecutor::new(BlockStmConfig {
+                threads,
+                contention_cutoff: args.contention_cutoff.0,
+                nonce_hints: args.nonce_hints,
+                deltas: args.deltas,
+                claims: args.claims,
+                sinks: args.sinks,
+                parallel_on_one_thread: args.one_thread,
+                ..BlockStmConfig::default()
+            })),
         }
     }
 
-    /// Executes `block`; the batch count for grouping.
-    fn execute<S: StateView>(
-        &self,
-        block: &Block,
-        view: &S,
-    ) -> Result<(Execution, Option<u64>), BlockError> {
+    /// Executes `block`.
+    fn execute<S: StateView>(&self, block: &Block, view: &S) -> Result<Execution, BlockError> {
         use executor::engine::BlockExecutor;
         match self {
-            Engine::Sequential(engine) => engine.execute_block(block, view).map(|e| (e, None)),
-            Engine::Grouping(engine) => engine
-                .execute_with_stats(block, view)
-                .map(|(execution, grouping)| (execution, Some(grouping.batches))),
-            Engine::BlockStm(engine) => engine.execute(block, view).map(|e| (e, None)),
+            Engine::Sequential(engine) => engine.execute_block(block, view),
+            Engine::Grouping(engine) => engine.execute(block, view),
+            Engine::BlockStm(engine) => engine.execute(block, view),
         }
     }
 }
@@ -505,7 +492,7 @@ fn run_engine(
 
         let started = Instant::now();
         let snapshot = store.snapshot()?;
-        let (execution, batches) = engine
+        let execution = engine
             .execute(block, &snapshot)
             .with_context(|| format!("{name}: executing block {topoheight}"))?;
         drop(snapshot);
@@ -522,7 +509,7 @@ fn run_engine(
             result.executing += executing;
             result.committing += committing;
             result.transactions += block.transactions().len() as u64;
-            result.stats.add(&execution.stats, batches);
+            result.stats.add(&execution.stats);
         }
     }
     Ok(result)
@@ -593,11 +580,14 @@ fn measure(args: &CompareArgs, accounts: usize, runs: &[RunResult]) -> Vec<Measu
                 speedup_vs_grouping: grouping_at(run.threads).map(|grouping| ratio(rate, grouping)),
                 root: run.roots.last().map(Hash::to_string).unwrap_or_default(),
                 executions_per_tx: per_tx(run.stats.engine.executions),
-                validations_per_tx: per_tx(run.stats.engine.validations),
+                validations_per_tx: per_tx(
+                    run.stats.engine.block_stm.unwrap_or_default().validations,
+                ),
                 batches_per_block: run
                     .stats
-                    .batches
-                    .map(|batches| batches as f64 / args.blocks as f64),
+                    .engine
+                    .grouping
+                    .map(|grouping| grouping.batches as f64 / args.blocks as f64),
                 stats: run.stats.clone(),
             }
         })
@@ -685,7 +675,7 @@ fn print_table(
         }
     }
     for m in measurements {
-        let engine = &m.stats.engine;
+        let engine = m.stats.engine.block_stm.unwrap_or_default();
         if m.engine == EngineKind::BlockStm.name()
             && engine.delta_writes + engine.predicate_reads + engine.exact_reexecutions > 0
         {
