@@ -212,7 +212,7 @@ fn failing_after(
     ReadHook::new(store.snapshot().expect("snapshot"), move |read| {
         if let StorageRead::Value(_) = read {
             if left.load(Ordering::Relaxed) == 0 {
-                return Err(StorageError::Injected("disk on fire".into()));
+                return Err(StorageError::Other("injected: disk on fire".into()));
             }
             left.fetch_sub(1, Ordering::Relaxed);
         }
@@ -236,7 +236,7 @@ fn storage_errors_are_block_errors() {
         assert!(
             matches!(
                 execute_sequential(&block, &view),
-                Err(BlockError::Storage(StorageError::Injected(_)))
+                Err(BlockError::Storage(StorageError::Other(_)))
             ),
             "failing after {healthy} reads"
         );

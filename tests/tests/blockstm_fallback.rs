@@ -38,7 +38,7 @@ fn hostile<'a>(
             match misbehaviour {
                 Misbehaviour::Panic => panic!("injected panic in a worker's storage read"),
                 Misbehaviour::Fail => {
-                    return Err(StorageError::Injected("worker read".into()));
+                    return Err(StorageError::Other("injected: worker read".into()));
                 }
             }
         }
@@ -106,12 +106,12 @@ fn a_failing_storage_read_is_decided_by_the_sequential_path() {
     // Storage that keeps failing: the block's typed storage error.
     let failing = ReadHook::new(store.snapshot().expect("snapshot"), |read| match read {
         StorageRead::Value(StateKey::Nonce(_)) => {
-            Err(StorageError::Injected("every nonce read".into()))
+            Err(StorageError::Other("injected: every nonce read".into()))
         }
         _ => Ok(()),
     });
     match engine.execute(&block, &failing) {
-        Err(BlockError::Storage(StorageError::Injected(_))) => {}
+        Err(BlockError::Storage(StorageError::Other(_))) => {}
         other => panic!(
             "expected the injected storage error, got {:?}",
             other.map(|e| e.stats)

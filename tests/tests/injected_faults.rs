@@ -68,7 +68,7 @@ impl Faults {
                 );
                 if draw % 1000 < per_mille {
                     self.injected.store(true, Ordering::SeqCst);
-                    Err(StorageError::Injected(format!("read {n}")))
+                    Err(StorageError::Other(format!("injected: read {n}")))
                 } else {
                     Ok(())
                 }
@@ -186,7 +186,7 @@ fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
                 // The run met a fault and so did the block order (Block-STM hands a block
                 // whose incarnation met one to the sequential path, which decides): the
                 // block fails with the storage error.
-                Err(BlockError::Storage(StorageError::Injected(_))) => {
+                Err(BlockError::Storage(StorageError::Other(_))) => {
                     assert!(faults.injected.load(Ordering::SeqCst));
                     failed_blocks += 1;
                 }
