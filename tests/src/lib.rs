@@ -2,7 +2,7 @@
 //! for accounts and assets, transaction builders, a counting [`VmView`] over a map, and
 //! store helpers that apply a block the way the node does (execute, then commit only on
 //! success); the engines under test and the checks that run a block on all of them
-//! ([`engines`]); storage that misbehaves on purpose ([`faults`]); and the random case
+//! ([`mod@engines`]); storage that misbehaves on purpose ([`faults`]); and the random case
 //! generator of the parity properties ([`random_case`]).
 
 pub mod engines;
