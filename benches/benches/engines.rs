@@ -56,14 +56,13 @@
 //! grouping) at a stated thread count over sequential, in the same group.
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Bencher, Criterion, SamplingMode, Throughput};
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
-use executor::engine::grouping::{GroupingConfig, GroupingExecutor};
+use executor::engine::{self, BlockExecutor, EngineConfig, EngineKind};
 use executor::{
-    execute_sequential, genesis_commit, Block, BlockExecutor, BlockOutput, SequentialExecutor,
-    Workload, WorkloadConfig, WorkloadKind,
+    execute_sequential, genesis_commit, Block, BlockOutput, Workload, WorkloadConfig, WorkloadKind,
 };
 use storage_adapter::{BlockCommit, BlockStore, MemoryStore, RocksStore, StateView};
 use tempfile::TempDir;
@@ -119,28 +118,23 @@ fn thread_counts() -> Vec<usize> {
 }
 
 /// The engines of every group, by bench id, in the order they are measured: sequential,
-/// then each parallel engine at every thread count. Adding an engine is one entry here.
-fn engines() -> Vec<(String, Box<dyn BlockExecutor>)> {
-    let mut engines: Vec<(String, Box<dyn BlockExecutor>)> =
-        vec![("sequential".to_owned(), Box::new(SequentialExecutor::new()))];
-    let threads = thread_counts();
-    engines.extend(threads.iter().map(|&threads| {
-        let engine = BlockStmExecutor::new(BlockStmConfig {
-            threads,
-            ..BlockStmConfig::default()
-        });
-        (
-            format!("block-stm/{threads}"),
-            Box::new(engine) as Box<dyn BlockExecutor>,
-        )
-    }));
-    engines.extend(threads.iter().map(|&threads| {
-        let engine = GroupingExecutor::new(GroupingConfig { threads });
-        (
-            format!("grouping/{threads}"),
-            Box::new(engine) as Box<dyn BlockExecutor>,
-        )
-    }));
+/// then each parallel engine at every thread count, each built by the executor's factory
+/// with its default settings. Adding an engine is one entry of `EngineKind::ALL`.
+fn engines() -> Vec<(String, Arc<dyn BlockExecutor>)> {
+    let mut engines = Vec::new();
+    for kind in EngineKind::ALL {
+        if kind == EngineKind::Sequential {
+            engines.push((
+                kind.to_string(),
+                engine::build(kind, &EngineConfig::default()),
+            ));
+            continue;
+        }
+        for threads in thread_counts() {
+            let id = format!("{kind}/{threads}");
+            engines.push((id, engine::build(kind, &EngineConfig::new(threads))));
+        }
+    }
     engines
 }
 

@@ -9,7 +9,7 @@
 use std::str::FromStr;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use executor::slot::{ExecutorKind, Network};
+use executor::slot::{EngineKind, Network};
 use executor::WorkloadKind;
 
 /// `--workload`.
@@ -23,8 +23,8 @@ pub fn network() -> impl TypedValueParser<Value = Network> {
 }
 
 /// `--executor`.
-pub fn executor_kind() -> impl TypedValueParser<Value = ExecutorKind> {
-    named(ExecutorKind::ALL.map(ExecutorKind::as_str))
+pub fn engine_kind() -> impl TypedValueParser<Value = EngineKind> {
+    named(EngineKind::ALL.map(EngineKind::as_str))
 }
 
 /// A parser accepting `names` and turning each into a `T` with its `FromStr`.
@@ -63,14 +63,14 @@ mod tests {
         for name in Network::ALL {
             assert_eq!(parse(network(), name.as_str()).ok(), Some(name));
         }
-        for kind in ExecutorKind::ALL {
-            assert_eq!(parse(executor_kind(), kind.as_str()).ok(), Some(kind));
+        for kind in EngineKind::ALL {
+            assert_eq!(parse(engine_kind(), kind.as_str()).ok(), Some(kind));
         }
         let error = parse(workload(), "p3p")
             .expect_err("not a workload")
             .to_string();
         assert!(error.contains("hot-receiver"), "{error}");
         assert!(parse(network(), "Mainnet").is_err());
-        assert!(parse(executor_kind(), "blockstm").is_err());
+        assert!(parse(engine_kind(), "blockstm").is_err());
     }
 }

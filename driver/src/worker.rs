@@ -176,11 +176,13 @@ where
     }
 }
 
-/// The message of a panic's payload, when it is a string (as `panic!` makes it).
+/// The message a panic carried (`panic!("…")` gives a `&str` or a `String`), or a
+/// placeholder for a payload of another type: one wording wherever a panic is reported,
+/// here and in the engines that catch panics of their own.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

@@ -29,14 +29,15 @@ fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repe
         min_parallel_txns: 0,
         // Profiles the parallel path, contended blocks included.
         contention_cutoff: None,
-    })
-    .with_claims(std::env::var_os("CLAIMS").is_none_or(|claims| claims != "off"))
-    .with_sinks(match std::env::var("SINKS").as_deref() {
-        Ok("off") => SinkPolicy::Off,
-        Ok("all-hot") => SinkPolicy::AllHot,
-        _ => SinkPolicy::ReceiveOnly,
-    })
-    .with_parallel_on_one_thread(true);
+        claims: std::env::var_os("CLAIMS").is_none_or(|claims| claims != "off"),
+        sinks: match std::env::var("SINKS").as_deref() {
+            Ok("off") => SinkPolicy::Off,
+            Ok("all-hot") => SinkPolicy::AllHot,
+            _ => SinkPolicy::ReceiveOnly,
+        },
+        parallel_on_one_thread: true,
+        ..BlockStmConfig::default()
+    });
     let mut sequential = Vec::new();
     let mut parallel = Vec::new();
     let mut stats = None;

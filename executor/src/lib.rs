@@ -6,7 +6,8 @@
 //!   reward prologue, fee/burn totals and the sealing epilogue.
 //! - [`engine`]: the [`engine::BlockExecutor`] trait and its engines: the sequential
 //!   oracle that defines correct results, batch grouping (the daemon's pessimistic
-//!   baseline) and Block-STM.
+//!   baseline) and Block-STM, the frame they share, and the one factory that builds
+//!   them ([`engine::build`]).
 //! - [`slot`]: the daemon's executor slot: configuration, the parallel threshold, shadow
 //!   mode, the circuit breaker, and an async facade for tokio.
 //! - [`node`]: the daemon's block path in small: blocks applied in order to a store
@@ -27,7 +28,7 @@ pub mod workload;
 pub use block::{finish_block, genesis_commit, validate_block, Prologue, Totals};
 pub use engine::grouping::{GroupingConfig, GroupingExecutor};
 pub use engine::sequential::{execute_sequential, SequentialExecutor};
-pub use engine::{BlockExecutor, Execution, ExecutionStats};
+pub use engine::{BlockExecutor, EngineConfig, EngineKind, Execution, ExecutionStats};
 pub use model::{
     Block, MalformedTransaction, Payload, Transaction, Transfer, MAX_BLOCK_TRANSACTIONS,
     MAX_TRANSFERS_PER_TX,

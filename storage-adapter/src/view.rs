@@ -30,9 +30,10 @@ pub enum StorageError {
     /// that the engine stops early. Never committed, never a verdict on the block.
     #[error("execution cancelled by the caller")]
     Cancelled,
-    /// A fault injected by a test double.
-    #[error("injected fault: {0}")]
-    Injected(String),
+    /// A failure of a store implemented outside this crate (a daemon's own backend, a
+    /// test double of failing storage), in that store's words.
+    #[error("storage failure: {0}")]
+    Other(String),
 }
 
 #[cfg(feature = "rocksdb")]

@@ -511,6 +511,7 @@ pub fn check(case: &FuzzCase) -> CheckSummary {
         threads: case.threads,
         min_parallel_txns: 2,
         contention_cutoff: None,
+        ..BlockStmConfig::default()
     });
     let got = engine.execute(&case.block, &snapshot);
     let decided_sequentially = match &got {

@@ -1,10 +1,17 @@
 //! Integration tests live in `tests/`; this library holds helpers they share: short names
 //! for accounts and assets, transaction builders, a counting [`VmView`] over a map, and
 //! store helpers that apply a block the way the node does (execute, then commit only on
-//! success), and the random case generator of the parity properties ([`random_case`]).
+//! success); the engines under test and the checks that run a block on all of them
+//! ([`mod@engines`]); storage that misbehaves on purpose ([`faults`]); and the random case
+//! generator of the parity properties ([`random_case`]).
 
+pub mod engines;
+pub mod faults;
 pub mod fuzz_case;
 pub mod random_case;
+
+pub use engines::{assert_rejected, engines, engines_under_test, parallel_forced, run_everywhere};
+pub use faults::{HookedStore, ReadHook, StorageRead, StoreHook};
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +21,6 @@ use executor::vm::VmView;
 use executor::{execute_sequential, genesis_commit};
 use storage_adapter::{
     Asset, BlockStore, ChainState, Hash, MemoryStore, PublicKey, StateKey, StateValue, StateView,
-    StorageError,
 };
 
 /// Test account `index`.
@@ -227,39 +233,4 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task is readable on Linux")
         .count()
-}
-
-/// A view that runs `hook` before every `get` of `inner`: the hook may delay the read,
-/// fail it (its error is returned instead of the value) or panic. Executed marks and the
-/// chain state go straight through. For test doubles of misbehaving storage.
-pub struct ReadHook<V, F> {
-    /// The view read.
-    pub inner: V,
-    /// Called with each key before it is read.
-    pub hook: F,
-}
-
-impl<V, F> std::fmt::Debug for ReadHook<V, F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadHook").finish_non_exhaustive()
-    }
-}
-
-impl<V, F> StateView for ReadHook<V, F>
-where
-    V: StateView,
-    F: Fn(&StateKey) -> Result<(), StorageError> + Sync,
-{
-    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        (self.hook)(key)?;
-        self.inner.get(key)
-    }
-
-    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
-        self.inner.is_executed(tx_hash)
-    }
-
-    fn chain_state(&self) -> Result<ChainState, StorageError> {
-        self.inner.chain_state()
-    }
 }

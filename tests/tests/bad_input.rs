@@ -8,9 +8,10 @@ use executor::{
 };
 use integration_tests::*;
 use proptest::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use storage_adapter::{
-    Asset, BlockStore, ChainState, Hash, MemoryStore, PublicKey, StateKey, StateValue, StateView,
-    StorageError,
+    Asset, BlockStore, MemorySnapshot, MemoryStore, PublicKey, StateKey, StateValue, StorageError,
 };
 
 const TOS: Asset = Asset::TOS;
@@ -22,19 +23,6 @@ fn funded_store() -> MemoryStore {
             nonce_entry(account(i), 0),
         ]
     }))
-}
-
-/// Applies `block` expecting `error`, and checks that nothing changed.
-fn assert_rejected(store: &MemoryStore, block: &Block, error: BlockError) {
-    let accounts: Vec<PublicKey> = (0..10).map(account).collect();
-    let hashes: Vec<Hash> = block.transactions().iter().map(|tx| *tx.hash()).collect();
-    let before = fingerprint(store, &accounts, &[TOS], &hashes);
-    assert_eq!(apply(store, block).map(|_| ()), Err(error));
-    assert_eq!(
-        fingerprint(store, &accounts, &[TOS], &hashes),
-        before,
-        "a rejected block commits nothing"
-    );
 }
 
 #[test]
@@ -215,30 +203,21 @@ fn stored_values_of_the_wrong_kind_are_invalid_state() {
     );
 }
 
-/// A snapshot whose reads fail after `healthy` successful ones.
-struct FailingView {
-    inner: storage_adapter::MemorySnapshot,
-    healthy: std::sync::atomic::AtomicUsize,
-}
-
-impl StateView for FailingView {
-    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        let left = self.healthy.load(std::sync::atomic::Ordering::Relaxed);
-        if left == 0 {
-            return Err(StorageError::Injected("disk on fire".into()));
+/// A snapshot of `store` whose value reads fail after `healthy` successful ones.
+fn failing_after(
+    store: &MemoryStore,
+    healthy: usize,
+) -> ReadHook<MemorySnapshot, impl Fn(StorageRead<'_>) -> Result<(), StorageError> + Sync> {
+    let left = AtomicUsize::new(healthy);
+    ReadHook::new(store.snapshot().expect("snapshot"), move |read| {
+        if let StorageRead::Value(_) = read {
+            if left.load(Ordering::Relaxed) == 0 {
+                return Err(StorageError::Other("injected: disk on fire".into()));
+            }
+            left.fetch_sub(1, Ordering::Relaxed);
         }
-        self.healthy
-            .store(left - 1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.get(key)
-    }
-
-    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
-        self.inner.is_executed(tx_hash)
-    }
-
-    fn chain_state(&self) -> Result<ChainState, StorageError> {
-        self.inner.chain_state()
-    }
+        Ok(())
+    })
 }
 
 #[test]
@@ -253,22 +232,16 @@ fn storage_errors_are_block_errors() {
     // Fail at the prologue's read, then inside the transaction (nonce, balances), then at
     // registration (the receiver's and the miner's nonces): always a storage error.
     for healthy in 0..6 {
-        let view = FailingView {
-            inner: store.snapshot().expect("snapshot"),
-            healthy: healthy.into(),
-        };
+        let view = failing_after(&store, healthy);
         assert!(
             matches!(
                 execute_sequential(&block, &view),
-                Err(BlockError::Storage(StorageError::Injected(_)))
+                Err(BlockError::Storage(StorageError::Other(_)))
             ),
             "failing after {healthy} reads"
         );
     }
-    let view = FailingView {
-        inner: store.snapshot().expect("snapshot"),
-        healthy: 100.into(),
-    };
+    let view = failing_after(&store, 100);
     assert!(execute_sequential(&block, &view).is_ok());
 }
 

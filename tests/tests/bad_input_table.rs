@@ -1,20 +1,19 @@
 //! The bad input table (`papers/bad_input.md`): every way a block or a transaction can be
 //! malformed or hostile, one test per row. Each row runs on every engine — the oracle,
-//! batch grouping and Block-STM (parallel path forced, and with its defaults) — which
-//! must all give the row's typed block error or its failed-transaction result, never a
-//! panic; a rejected block leaves the store exactly as it was.
+//! batch grouping and Block-STM (parallel path forced, and with its defaults; see
+//! [`engines_under_test`]) — which must all give the row's typed block error or its
+//! failed-transaction result, never a panic; a rejected block leaves the store exactly as
+//! it was ([`assert_rejected`]).
 //!
 //! Every block starts with [`FILLER`] independent transfers, so that the parallel engines
 //! really take their parallel path (a block of one transaction would not).
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
 use executor::{
-    Block, BlockError, BlockExecutor, BlockOutput, GroupingConfig, GroupingExecutor,
-    MalformedTransaction, OverflowKind, SequentialExecutor, Transaction, TxFailure, TxResult,
-    MAX_BLOCK_TRANSACTIONS, MAX_SUPPLY,
+    Block, BlockError, BlockOutput, MalformedTransaction, OverflowKind, Transaction, TxFailure,
+    TxResult, MAX_BLOCK_TRANSACTIONS, MAX_SUPPLY,
 };
 use integration_tests::*;
-use storage_adapter::{Asset, BlockStore, Hash, MemoryStore, PublicKey, StateKey, StateValue};
+use storage_adapter::{Asset, BlockStore, MemoryStore, StateKey, StateValue};
 
 const TOS: Asset = Asset::TOS;
 /// Independent transfers at the head of every block (accounts 20.. pay accounts 40..).
@@ -22,32 +21,6 @@ const FILLER: usize = 8;
 /// A plain balance for the row's accounts 0..4.
 const FUNDS: u64 = 1_000_000;
 const MINER: u64 = 9;
-
-/// The engines every row runs on, with a label for messages.
-fn engines() -> Vec<(&'static str, Box<dyn BlockExecutor>)> {
-    vec![
-        ("sequential", Box::new(SequentialExecutor::new())),
-        (
-            "grouping",
-            Box::new(GroupingExecutor::new(GroupingConfig { threads: 2 })),
-        ),
-        (
-            "block-stm (parallel forced)",
-            Box::new(BlockStmExecutor::new(BlockStmConfig {
-                threads: 4,
-                min_parallel_txns: 2,
-                contention_cutoff: None,
-            })),
-        ),
-        (
-            "block-stm (defaults)",
-            Box::new(BlockStmExecutor::new(BlockStmConfig {
-                threads: 2,
-                ..BlockStmConfig::default()
-            })),
-        ),
-    ]
-}
 
 /// A store at topoheight 0: accounts 0..4 funded in TOS with nonce 0, the filler senders
 /// funded, plus `extra` entries (which replace the defaults for the same key).
@@ -73,46 +46,6 @@ fn block(store: &MemoryStore, reward: u64, transactions: Vec<Transaction>) -> Bl
         .collect();
     all.extend(transactions);
     next_block(store, account(MINER), reward, all)
-}
-
-/// Runs `block` on every engine against the same snapshot; all must agree. Returns the
-/// shared result.
-fn run_everywhere(store: &MemoryStore, block: &Block) -> Result<BlockOutput, BlockError> {
-    let snapshot = store.snapshot().expect("snapshot");
-    let mut agreed: Option<Result<BlockOutput, BlockError>> = None;
-    for (name, engine) in engines() {
-        let result = engine
-            .execute_block(block, &snapshot)
-            .map(|execution| execution.output);
-        match &agreed {
-            None => agreed = Some(result),
-            Some(expected) => assert_eq!(
-                &result, expected,
-                "{name} disagrees with the oracle on this row"
-            ),
-        }
-    }
-    agreed.expect("at least one engine")
-}
-
-/// Everything observable about the row's accounts, assets and transactions.
-fn observe(store: &MemoryStore, block: &Block) -> impl PartialEq + std::fmt::Debug {
-    let accounts: Vec<PublicKey> = (0..50).map(account).collect();
-    let hashes: Vec<Hash> = block.transactions().iter().map(|tx| *tx.hash()).collect();
-    fingerprint(store, &accounts, &[TOS, asset(1), asset(2)], &hashes)
-}
-
-/// Every engine rejects `block` with `error`; the store does not move.
-fn assert_rejected(store: &MemoryStore, block: &Block, error: BlockError) {
-    let before = observe(store, block);
-    let result = run_everywhere(store, block);
-    assert_eq!(result.as_ref().map(|_| ()), Err(&error));
-    // What a node does with a rejected block: nothing. Check nothing leaked anyway.
-    assert_eq!(
-        observe(store, block),
-        before,
-        "a rejected block changed the store"
-    );
 }
 
 /// Every engine accepts `block` with `expected` as the result of its last transaction;

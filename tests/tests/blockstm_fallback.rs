@@ -6,47 +6,49 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use executor::engine::blockstm::{fallback_count, BlockStmConfig, BlockStmExecutor};
+use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
 use executor::{
     execute_sequential, genesis_commit, BlockError, Workload, WorkloadConfig, WorkloadKind,
 };
-use integration_tests::ReadHook;
+use integration_tests::{parallel_forced, ReadHook, StorageRead};
 use storage_adapter::{
-    BlockStore, ChainState, Hash, MemorySnapshot, MemoryStore, StateKey, StateValue, StateView,
-    StorageError,
+    BlockStore, MemorySnapshot, MemoryStore, StateKey, StateValue, StorageError,
 };
 
-/// Wraps a snapshot; misbehaves once, on the first nonce read. Nothing before the
-/// transactions reads a nonce (validation and the prologue do not), so that read happens
-/// inside the parallel run — on whichever worker — and the sequential fallback afterwards
-/// reads normally.
-struct Hostile {
-    inner: MemorySnapshot,
-    panic_on_workers: bool,
-    fail_on_workers: bool,
-    tripped: AtomicBool,
+/// How a [`hostile`] view misbehaves on its first nonce read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Misbehaviour {
+    Panic,
+    Fail,
 }
 
-impl StateView for Hostile {
-    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        if matches!(key, StateKey::Nonce(_)) && !self.tripped.swap(true, Ordering::SeqCst) {
-            if self.panic_on_workers {
-                panic!("injected panic in a worker's storage read");
-            }
-            if self.fail_on_workers {
-                return Err(StorageError::Injected("worker read".into()));
+/// `inner`, misbehaving once, on the first nonce read, and setting `tripped`. Nothing
+/// before the transactions reads a nonce (validation and the prologue do not), so that
+/// read happens inside the parallel run — on whichever worker — and the sequential
+/// fallback afterwards reads normally.
+fn hostile<'a>(
+    inner: MemorySnapshot,
+    misbehaviour: Misbehaviour,
+    tripped: &'a AtomicBool,
+) -> ReadHook<MemorySnapshot, impl Fn(StorageRead<'_>) -> Result<(), StorageError> + Sync + 'a> {
+    ReadHook::new(inner, move |read| {
+        if matches!(read, StorageRead::Value(StateKey::Nonce(_)))
+            && !tripped.swap(true, Ordering::SeqCst)
+        {
+            match misbehaviour {
+                Misbehaviour::Panic => panic!("injected panic in a worker's storage read"),
+                Misbehaviour::Fail => {
+                    return Err(StorageError::Other("injected: worker read".into()));
+                }
             }
         }
-        self.inner.get(key)
-    }
+        Ok(())
+    })
+}
 
-    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
-        self.inner.is_executed(tx_hash)
-    }
-
-    fn chain_state(&self) -> Result<ChainState, StorageError> {
-        self.inner.chain_state()
-    }
+/// Block-STM with its parallel path forced on 4 threads.
+fn engine() -> BlockStmExecutor {
+    BlockStmExecutor::new(parallel_forced(4).block_stm)
 }
 
 fn setup() -> (MemoryStore, executor::Block) {
@@ -65,70 +67,51 @@ fn a_panicking_worker_falls_back_to_sequential() {
     let (store, block) = setup();
     let snapshot = store.snapshot().expect("snapshot");
     let expected = execute_sequential(&block, &snapshot).expect("oracle");
-    let hostile = Hostile {
-        inner: snapshot,
-        panic_on_workers: true,
-        fail_on_workers: false,
-        tripped: AtomicBool::new(false),
-    };
-    let before = fallback_count();
-    let engine = BlockStmExecutor::new(BlockStmConfig {
-        threads: 4,
-        min_parallel_txns: 0,
-        contention_cutoff: None,
-    });
-    let execution = engine
+    let tripped = AtomicBool::new(false);
+    let hostile = hostile(snapshot, Misbehaviour::Panic, &tripped);
+    let execution = engine()
         .execute(&block, &hostile)
         .expect("the fallback succeeds");
     assert!(
-        hostile.tripped.load(Ordering::Relaxed),
+        tripped.load(Ordering::Relaxed),
         "a worker did read (and panic)"
     );
     assert_eq!(execution.stats.fallbacks, 1);
-    assert!(fallback_count() > before);
     assert_eq!(execution.output, expected);
 }
 
 #[test]
 fn a_failing_storage_read_is_decided_by_the_sequential_path() {
     let (store, block) = setup();
-    let engine = BlockStmExecutor::new(BlockStmConfig {
-        threads: 4,
-        min_parallel_txns: 0,
-        contention_cutoff: None,
-    });
+    let engine = engine();
     let snapshot = store.snapshot().expect("snapshot");
     let expected = execute_sequential(&block, &snapshot).expect("oracle");
 
     // A read that fails once, on a worker: the block order over this storage meets no
     // failure (the sequential run reads normally), so the block is the oracle's.
-    let hostile = Hostile {
-        inner: store.snapshot().expect("snapshot"),
-        panic_on_workers: false,
-        fail_on_workers: true,
-        tripped: AtomicBool::new(false),
-    };
+    let tripped = AtomicBool::new(false);
+    let hostile = hostile(
+        store.snapshot().expect("snapshot"),
+        Misbehaviour::Fail,
+        &tripped,
+    );
     let execution = engine
         .execute(&block, &hostile)
         .expect("a transient failure does not reject the block");
-    assert!(
-        hostile.tripped.load(Ordering::Relaxed),
-        "a worker met the failure"
-    );
+    assert!(tripped.load(Ordering::Relaxed), "a worker met the failure");
     assert_eq!(execution.output, expected);
     assert_eq!(execution.stats.sequential_blocks, 1, "decided sequentially");
     assert_eq!(execution.stats.fallbacks, 0, "not an engine failure");
 
     // Storage that keeps failing: the block's typed storage error.
-    let failing = ReadHook {
-        inner: store.snapshot().expect("snapshot"),
-        hook: |key: &StateKey| match key {
-            StateKey::Nonce(_) => Err(StorageError::Injected("every nonce read".into())),
-            _ => Ok(()),
-        },
-    };
+    let failing = ReadHook::new(store.snapshot().expect("snapshot"), |read| match read {
+        StorageRead::Value(StateKey::Nonce(_)) => {
+            Err(StorageError::Other("injected: every nonce read".into()))
+        }
+        _ => Ok(()),
+    });
     match engine.execute(&block, &failing) {
-        Err(BlockError::Storage(StorageError::Injected(_))) => {}
+        Err(BlockError::Storage(StorageError::Other(_))) => {}
         other => panic!(
             "expected the injected storage error, got {:?}",
             other.map(|e| e.stats)
@@ -175,25 +158,21 @@ fn corrupt_state_that_only_speculation_reads_does_not_reject_the_block() {
     let block = executor::Block::new(1, account(9), 1, transactions);
     let expected = execute_sequential(&block, &store.snapshot().expect("snapshot"))
         .expect("the oracle accepts the block");
-    let config = BlockStmConfig {
-        threads: 4,
-        min_parallel_txns: 2,
-        contention_cutoff: None,
-    };
     let mut decided_sequentially = 0;
     for run in 0..40 {
-        let engine = BlockStmExecutor::new(config).with_nonce_hints(run >= 20);
+        let engine = BlockStmExecutor::new(BlockStmConfig {
+            nonce_hints: run >= 20,
+            ..parallel_forced(4).block_stm
+        });
         // Holds the first nonce read of `a` for a while, whichever transaction makes it.
         let held = AtomicBool::new(false);
-        let view = ReadHook {
-            inner: store.snapshot().expect("snapshot"),
-            hook: |key: &StateKey| {
-                if *key == StateKey::Nonce(a) && !held.swap(true, Ordering::SeqCst) {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Ok(())
-            },
-        };
+        let view = ReadHook::new(store.snapshot().expect("snapshot"), |read| {
+            if read == StorageRead::Value(&StateKey::Nonce(a)) && !held.swap(true, Ordering::SeqCst)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(())
+        });
         let execution = engine
             .execute(&block, &view)
             .unwrap_or_else(|error| panic!("run {run}: Block-STM rejected a valid block: {error}"));

@@ -6,6 +6,7 @@
 
 use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
 use executor::execute_sequential;
+use integration_tests::parallel_forced;
 use integration_tests::random_case::{build_case, shape_strategy, CaseShape};
 use proptest::prelude::*;
 use storage_adapter::BlockStore;
@@ -20,25 +21,24 @@ proptest! {
         let expected = execute_sequential(&block, &snapshot);
         // The contention guard off: contended blocks must go through the parallel path too,
         // and so must one-thread cases (one worker doing all of Block-STM's bookkeeping).
-        let engine = BlockStmExecutor::new(BlockStmConfig {
-            threads: shape.threads,
-            min_parallel_txns: 0,
-            contention_cutoff: None,
-        })
-        .with_parallel_on_one_thread(true);
+        let forced = BlockStmConfig {
+            parallel_on_one_thread: true,
+            ..parallel_forced(shape.threads).block_stm
+        };
         // Below two transactions every engine runs the sequential path.
         let parallel = block.transactions().len() >= 2;
         // Deltas on (the default) twice, then off: hot balances, if the sample finds any,
         // change by deltas or by exact writes, and the result is the same.
         for deltas in [true, true, false] {
-            let engine = engine.clone().with_deltas(deltas);
+            let engine = BlockStmExecutor::new(BlockStmConfig { deltas, ..forced });
             let got = engine.execute(&block, &snapshot).map(|execution| {
                 assert_eq!(execution.stats.fallbacks, 0, "no fallback on a healthy run");
                 if parallel {
                     assert_eq!(execution.stats.sequential_blocks, 0, "the parallel path ran");
                 }
                 if !deltas {
-                    assert_eq!(execution.stats.delta_writes + execution.stats.predicate_reads, 0);
+                    let counters = execution.stats.block_stm.expect("Block-STM's counters");
+                    assert_eq!(counters.delta_writes + counters.predicate_reads, 0);
                 }
                 execution.output
             });
@@ -61,9 +61,8 @@ proptest! {
         let snapshot = store.snapshot().expect("memory snapshot");
         let expected = execute_sequential(&block, &snapshot);
         let engine = BlockStmExecutor::new(BlockStmConfig {
-            threads: shape.threads.max(2),
-            min_parallel_txns: 0,
             contention_cutoff: Some(cutoff),
+            ..parallel_forced(shape.threads.max(2)).block_stm
         });
         let got = engine.execute(&block, &snapshot);
         if cutoff == 0 {

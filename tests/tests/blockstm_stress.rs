@@ -2,8 +2,9 @@
 //! workers are preempted at arbitrary points), repeated, every root identical to the
 //! oracle's.
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::engine::blockstm::BlockStmExecutor;
 use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use integration_tests::parallel_forced;
 use storage_adapter::{BlockStore, MemoryStore};
 
 fn stress(kind: WorkloadKind, accounts: usize, block_size: usize, runs: usize) {
@@ -13,11 +14,7 @@ fn stress(kind: WorkloadKind, accounts: usize, block_size: usize, runs: usize) {
     store
         .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
         .expect("commit genesis");
-    let engine = BlockStmExecutor::new(BlockStmConfig {
-        threads: 8,
-        min_parallel_txns: 0,
-        contention_cutoff: None,
-    });
+    let engine = BlockStmExecutor::new(parallel_forced(8).block_stm);
     for topoheight in 1..=2 {
         let block = workload.next_block(topoheight);
         let snapshot = store.snapshot().expect("snapshot");

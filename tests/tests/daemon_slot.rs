@@ -5,15 +5,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::engine::blockstm::BlockStmExecutor;
 use executor::node::{metrics, Node};
 use executor::slot::{
-    BreakerState, ExecutionPath, ExecutorConfig, ExecutorKind, ExecutorSlot, Mismatch, Network,
+    BreakerState, EngineKind, ExecutionPath, ExecutorConfig, ExecutorSlot, Mismatch, Network,
 };
 use executor::{
     execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, Execution, TxFailure,
     TxResult, Workload, WorkloadConfig, WorkloadKind,
 };
+use integration_tests::parallel_forced;
 use storage_adapter::{BlockStore, Hash, MemoryStore, RocksStore, StateView};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -298,11 +299,7 @@ fn blocks_under_the_threshold_run_sequentially_and_at_it_on_the_engine() {
     ] {
         let config = config(&format!("kind = \"block-stm\"\nthreads = 2\n{toml}"));
         let engine = Arc::new(CountingEngine {
-            inner: BlockStmExecutor::new(BlockStmConfig {
-                threads: 2,
-                min_parallel_txns: 2,
-                contention_cutoff: None,
-            }),
+            inner: BlockStmExecutor::new(parallel_forced(2).block_stm),
             calls: AtomicUsize::new(0),
         });
         let slot =
@@ -343,7 +340,7 @@ fn the_sequential_kind_never_runs_a_parallel_engine() {
     let executed = slot.execute(&chain.blocks[0], &snapshot).expect("executes");
     assert_eq!(executed.path, ExecutionPath::BelowThreshold);
     assert_eq!(executed.execution.output.state_root(), chain.roots[0]);
-    assert_eq!(config.kind, ExecutorKind::Sequential);
+    assert_eq!(config.kind, EngineKind::Sequential);
     assert_eq!(config.network, Network::Devnet);
 }
 

@@ -9,11 +9,13 @@
 //! totals, root, or the same block error.
 
 use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor, SinkPolicy};
+use executor::engine::BlockStmCounters;
 use executor::model::Block;
 use executor::{
     execute_sequential, BlockError, BlockOutput, Execution, ExecutionStats, OverflowKind, Payload,
     TxFailure, TxResult, Workload, WorkloadConfig, WorkloadKind,
 };
+use integration_tests::parallel_forced;
 use integration_tests::random_case::{
     build_hot_case, hot_accounts, hot_shape_strategy, outsiders, HotShape, HotWorkload,
 };
@@ -24,12 +26,15 @@ use storage_adapter::{Asset, BlockStore, MemoryStore, StateKey, StateValue};
 /// block of two or more transactions takes the parallel path.
 fn engine(threads: usize, deltas: bool, sinks: SinkPolicy) -> BlockStmExecutor {
     BlockStmExecutor::new(BlockStmConfig {
-        threads,
-        min_parallel_txns: 2,
-        contention_cutoff: None,
+        deltas,
+        sinks,
+        ..parallel_forced(threads).block_stm
     })
-    .with_deltas(deltas)
-    .with_sinks(sinks)
+}
+
+/// Block-STM's own counters of a run (present on every path it takes).
+fn counters(stats: &ExecutionStats) -> BlockStmCounters {
+    stats.block_stm.expect("Block-STM reports its counters")
 }
 
 /// `default` cases per property, times `DELTA_PARITY_SCALE` for a longer hunt
@@ -123,6 +128,7 @@ fn check_block(
             prop_assert_eq!(stats.fallbacks, 0, "no fallback on a healthy run");
             prop_assert_eq!(stats.sequential_blocks, 0, "the parallel path ran");
             if !deltas {
+                let stats = counters(stats);
                 prop_assert_eq!(
                     (
                         stats.delta_writes,
@@ -241,9 +247,9 @@ fn workload_case(
 /// What the generated cases exercise, summed over cases.
 #[derive(Debug, Default)]
 struct Coverage {
-    stats: ExecutionStats,
+    stats: BlockStmCounters,
     /// The counters of the runs that settle every hot balance at commit.
-    all_hot: ExecutionStats,
+    all_hot: BlockStmCounters,
     credit_overflows: usize,
     /// Credit overflows of transactions whose sender's nonce is `u64::MAX` (the credit
     /// overflow is reported before the nonce overflow).
@@ -336,13 +342,13 @@ fn coverage(workload: HotWorkload, cases: u64) -> Coverage {
             .unwrap_or_else(|error| panic!("{shape:?}: {error}"));
         match &runs[0] {
             Ok(execution) => {
-                coverage.stats.accumulate(&execution.stats);
+                coverage.stats.accumulate(&counters(&execution.stats));
                 coverage.add(&block, shape.hot, &execution.output);
             }
             Err(_) => coverage.block_errors += 1,
         }
         if let Ok(execution) = &runs[1] {
-            coverage.all_hot.accumulate(&execution.stats);
+            coverage.all_hot.accumulate(&counters(&execution.stats));
         }
     }
     coverage
@@ -549,7 +555,7 @@ fn pinned_overflows_and_predicates() {
             for _ in 0..5 {
                 let runs = check_block(&store, &block, threads)
                     .unwrap_or_else(|error| panic!("miner hot: {miner_is_hot}: {error}"));
-                let stats = &runs[0].as_ref().expect("executes").stats;
+                let stats = counters(&runs[0].as_ref().expect("executes").stats);
                 assert!(stats.delta_writes >= 30, "{stats:?}");
                 exact_reexecutions += stats.exact_reexecutions;
                 predicate_reads += stats.predicate_reads;
@@ -592,11 +598,9 @@ fn spending_receivers_settled_at_commit_wait_for_the_frontier() {
             "{shape:?}\n{}",
             explain(&block, &expected, &execution.output)
         );
-        assert_eq!(
-            execution.stats.delta_reads, 0,
-            "a settled balance is never summed"
-        );
-        waits += execution.stats.settle_waits;
+        let stats = counters(&execution.stats);
+        assert_eq!(stats.delta_reads, 0, "a settled balance is never summed");
+        waits += stats.settle_waits;
         if seed >= 5 && waits > 0 {
             return;
         }

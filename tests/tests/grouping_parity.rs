@@ -19,8 +19,9 @@ proptest! {
         let expected = execute_sequential(&block, &snapshot);
         let engine = GroupingExecutor::new(GroupingConfig { threads: shape.threads });
         for _ in 0..2 {
-            let got = engine.execute_with_stats(&block, &snapshot).map(|(execution, grouping)| {
+            let got = engine.execute(&block, &snapshot).map(|execution| {
                 assert_eq!(execution.stats.fallbacks, 0, "no fallback on a healthy run");
+                let grouping = execution.stats.grouping.expect("grouping's counters");
                 assert!(grouping.batches <= batches(block.transactions()).len() as u64);
                 execution.output
             });
@@ -48,8 +49,9 @@ fn every_thread_count_on_the_same_cases() {
             let expected = execute_sequential(&block, &snapshot);
             for threads in 1..=8 {
                 let got = GroupingExecutor::new(GroupingConfig { threads })
-                    .execute_with_stats(&block, &snapshot)
-                    .map(|(execution, grouping)| {
+                    .execute(&block, &snapshot)
+                    .map(|execution| {
+                        let grouping = execution.stats.grouping.expect("grouping's counters");
                         parallel_batches += grouping.parallel_batches;
                         execution.output
                     });

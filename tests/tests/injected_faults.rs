@@ -13,22 +13,18 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
 use executor::slot::{AsyncExecuteError, AsyncExecutor, ExecutorConfig, ExecutorSlot};
 use executor::{
-    execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, GroupingConfig,
-    GroupingExecutor, Workload, WorkloadConfig, WorkloadKind,
+    execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, EngineKind, Workload,
+    WorkloadConfig, WorkloadKind,
 };
-use integration_tests::thread_count;
-use storage_adapter::{
-    BlockCommit, BlockStore, ChainState, Hash, MemorySnapshot, MemoryStore, StateKey, StateValue,
-    StateView, StorageError,
-};
+use integration_tests::{parallel_forced, thread_count, HookedStore, StorageRead};
+use storage_adapter::{BlockStore, MemoryStore, StateKey, StorageError};
 
 /// How long any one block may take before the test calls it a hang.
 const HANG: Duration = Duration::from_secs(60);
 
-/// What a [`FaultyStore`]'s snapshots do to reads.
+/// What a faulty store's snapshots do to reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fault {
     /// Nothing: reads go through.
@@ -41,25 +37,28 @@ enum Fault {
     PanicOn(u64),
 }
 
-/// A memory store whose snapshots misbehave as [`Fault`] says.
-struct FaultyStore {
-    inner: MemoryStore,
+/// The faults of a store, set by the test and read by its hook.
+#[derive(Debug)]
+struct Faults {
     fault: Mutex<Fault>,
-    reads: Arc<AtomicU64>,
-    injected: Arc<AtomicBool>,
+    /// Reads so far (reset by the test before each run).
+    reads: AtomicU64,
+    /// Whether a fault was injected since the fault was last set.
+    injected: AtomicBool,
 }
 
-struct FaultySnapshot {
-    inner: MemorySnapshot,
-    fault: Fault,
-    reads: Arc<AtomicU64>,
-    injected: Arc<AtomicBool>,
-}
+impl Faults {
+    fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+        self.injected.store(false, Ordering::SeqCst);
+    }
 
-impl FaultySnapshot {
-    fn check(&self, key: Option<&StateKey>) -> Result<(), StorageError> {
+    /// The hook: applies the current fault to read number `n`.
+    fn check(&self, read: StorageRead<'_>) -> Result<(), StorageError> {
         let n = self.reads.fetch_add(1, Ordering::SeqCst);
-        match self.fault {
+        // Copied out, so that a panic below does not poison the lock.
+        let fault = *self.fault.lock().unwrap_or_else(PoisonError::into_inner);
+        match fault {
             Fault::None => Ok(()),
             Fault::Random { seed, per_mille } => {
                 let draw = u64::from_le_bytes(
@@ -69,7 +68,7 @@ impl FaultySnapshot {
                 );
                 if draw % 1000 < per_mille {
                     self.injected.store(true, Ordering::SeqCst);
-                    Err(StorageError::Injected(format!("read {n}")))
+                    Err(StorageError::Other(format!("injected: read {n}")))
                 } else {
                     Ok(())
                 }
@@ -79,53 +78,13 @@ impl FaultySnapshot {
                     storage_adapter::PublicKey::from_index(index),
                     storage_adapter::Asset::TOS,
                 );
-                if key == Some(&poisoned) {
+                if read == StorageRead::Value(&poisoned) {
                     self.injected.store(true, Ordering::SeqCst);
                     panic!("injected panic reading {poisoned:?}");
                 }
                 Ok(())
             }
         }
-    }
-}
-
-impl StateView for FaultySnapshot {
-    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        self.check(Some(key))?;
-        self.inner.get(key)
-    }
-
-    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
-        self.check(None)?;
-        self.inner.is_executed(tx_hash)
-    }
-
-    fn chain_state(&self) -> Result<ChainState, StorageError> {
-        self.inner.chain_state()
-    }
-}
-
-impl BlockStore for FaultyStore {
-    type Snapshot<'a> = FaultySnapshot;
-
-    fn snapshot(&self) -> Result<FaultySnapshot, StorageError> {
-        Ok(FaultySnapshot {
-            inner: self.inner.snapshot()?,
-            fault: *self.fault.lock().unwrap_or_else(PoisonError::into_inner),
-            reads: Arc::clone(&self.reads),
-            injected: Arc::clone(&self.injected),
-        })
-    }
-
-    fn commit(&self, commit: &BlockCommit) -> Result<(), StorageError> {
-        self.inner.commit(commit)
-    }
-}
-
-impl FaultyStore {
-    fn set(&self, fault: Fault) {
-        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
-        self.injected.store(false, Ordering::SeqCst);
     }
 }
 
@@ -141,28 +100,33 @@ fn settle_threads(baseline: usize) -> usize {
     }
 }
 
-/// A workload's genesis on a faulty store, and its next blocks.
-fn setup(kind: WorkloadKind, accounts: usize, block_size: usize) -> (FaultyStore, Workload) {
+/// A workload's genesis on a faulty store (and its faults), and its next blocks.
+fn setup(
+    kind: WorkloadKind,
+    accounts: usize,
+    block_size: usize,
+) -> (HookedStore, Arc<Faults>, Workload) {
     let workload =
         Workload::new(WorkloadConfig::new(kind, accounts, block_size, 21)).expect("valid workload");
-    let store = FaultyStore {
-        inner: MemoryStore::new(),
+    let faults = Arc::new(Faults {
         fault: Mutex::new(Fault::None),
-        reads: Arc::new(AtomicU64::new(0)),
-        injected: Arc::new(AtomicBool::new(false)),
-    };
+        reads: AtomicU64::new(0),
+        injected: AtomicBool::new(false),
+    });
+    let hook = Arc::clone(&faults);
+    let store = HookedStore::new(MemoryStore::new(), move |read| hook.check(read));
     store
         .inner
         .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
         .expect("commit genesis");
-    (store, workload)
+    (store, faults, workload)
 }
 
 /// Runs `engine` on `block` over a snapshot of `store` on a thread of its own, failing the
 /// test if it takes longer than [`HANG`]. A panic in the engine is returned as `Err`.
 fn run_guarded(
     engine: &Arc<dyn BlockExecutor>,
-    store: &Arc<FaultyStore>,
+    store: &Arc<HookedStore>,
     block: &Arc<Block>,
 ) -> std::thread::Result<Result<executor::Execution, BlockError>> {
     let (sender, receiver) = mpsc::channel();
@@ -183,15 +147,12 @@ fn run_guarded(
     result
 }
 
+/// The parallel engines, their parallel paths forced.
 fn engines() -> Vec<Arc<dyn BlockExecutor>> {
-    vec![
-        Arc::new(BlockStmExecutor::new(BlockStmConfig {
-            threads: 4,
-            min_parallel_txns: 2,
-            contention_cutoff: None,
-        })),
-        Arc::new(GroupingExecutor::new(GroupingConfig { threads: 4 })),
-    ]
+    integration_tests::engines(&parallel_forced(4))
+        .into_iter()
+        .filter(|engine| engine.name() != EngineKind::Sequential.as_str())
+        .collect()
 }
 
 #[test]
@@ -202,7 +163,7 @@ fn injected_faults_never_hang_never_leak_and_never_commit() {
 
 fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
     let baseline = thread_count();
-    let (store, mut workload) = setup(WorkloadKind::P2p, 300, 400);
+    let (store, faults, mut workload) = setup(WorkloadKind::P2p, 300, 400);
     let store = Arc::new(store);
     let mut failed_blocks = 0;
     for topoheight in 1..=30u64 {
@@ -214,19 +175,19 @@ fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
         };
         for engine in engines() {
             // Seeded: 0.1% to 3% of reads fail, from read 0 of the block on.
-            store.set(Fault::Random {
+            faults.set(Fault::Random {
                 seed: topoheight,
                 per_mille: 1 + topoheight % 30,
             });
-            store.reads.store(0, Ordering::SeqCst);
+            faults.reads.store(0, Ordering::SeqCst);
             let result =
                 run_guarded(&engine, &store, &block).expect("no panic from a storage error");
             match result {
                 // The run met a fault and so did the block order (Block-STM hands a block
                 // whose incarnation met one to the sequential path, which decides): the
                 // block fails with the storage error.
-                Err(BlockError::Storage(StorageError::Injected(_))) => {
-                    assert!(store.injected.load(Ordering::SeqCst));
+                Err(BlockError::Storage(StorageError::Other(_))) => {
+                    assert!(faults.injected.load(Ordering::SeqCst));
                     failed_blocks += 1;
                 }
                 // Every read the deciding run made went through: the oracle's block.
@@ -237,7 +198,7 @@ fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
             assert_eq!(store.inner.chain_state().expect("chain state"), tip);
         }
         // Storage heals: the same block runs normally on each engine, and is committed.
-        store.set(Fault::None);
+        faults.set(Fault::None);
         for engine in engines() {
             let execution = run_guarded(&engine, &store, &block)
                 .expect("no panic")
@@ -260,7 +221,7 @@ fn random_read_failures_fail_the_block_cleanly_and_the_next_block_runs() {
 fn a_panicking_transaction_falls_back_or_is_reported_never_hangs() {
     let baseline = thread_count();
     // Hot receiver: every transaction credits account 0, so every one reads its balance.
-    let (store, mut workload) = setup(WorkloadKind::HotReceiver, 50, 300);
+    let (store, faults, mut workload) = setup(WorkloadKind::HotReceiver, 50, 300);
     let store = Arc::new(store);
     let block = Arc::new(workload.next_block(1));
     let expected = {
@@ -270,13 +231,13 @@ fn a_panicking_transaction_falls_back_or_is_reported_never_hangs() {
 
     // A panic every time the receiver's balance is read: the parallel path panics, the
     // sequential fallback panics too, and the panic reaches the caller (reported).
-    store.set(Fault::PanicOn(0));
+    faults.set(Fault::PanicOn(0));
     for engine in engines() {
         let result = run_guarded(&engine, &store, &block);
         let panic = result.expect_err("a panic on every path is reported to the caller");
         let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(message.contains("injected panic"), "{message}");
-        assert!(store.injected.load(Ordering::SeqCst));
+        assert!(faults.injected.load(Ordering::SeqCst));
     }
 
     // Through the daemon's async facade the panic is a typed error, and the executor is
@@ -307,7 +268,7 @@ fn a_panicking_transaction_falls_back_or_is_reported_never_hangs() {
     });
 
     // Healthy again: the same executor runs the block.
-    store.set(Fault::None);
+    faults.set(Fault::None);
     let executed = runtime
         .block_on(executor.execute_block(Arc::clone(&block), Arc::clone(&store)))
         .expect("healthy run");

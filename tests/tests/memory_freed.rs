@@ -11,8 +11,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+use executor::engine::blockstm::BlockStmExecutor;
 use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use integration_tests::parallel_forced;
 use storage_adapter::{BlockStore, MemoryStore};
 
 /// The system allocator, counting the bytes currently allocated.
@@ -82,11 +83,7 @@ fn two_hundred_blocks_leave_the_heap_where_the_first_left_it() {
     let block = workload.next_block(1);
     let snapshot = store.snapshot().expect("snapshot");
     let expected = execute_sequential(&block, &snapshot).expect("oracle");
-    let engine = BlockStmExecutor::new(BlockStmConfig {
-        threads: 2,
-        min_parallel_txns: 2,
-        contention_cutoff: None,
-    });
+    let engine = BlockStmExecutor::new(parallel_forced(2).block_stm);
 
     // The first execution warms what lives for the whole process (thread-locals, lazily
     // built statics, the tracing registry); what the heap holds after it is the baseline.

@@ -12,61 +12,19 @@ use std::time::{Duration, Instant};
 use executor::node::Node;
 use executor::slot::{AsyncExecutor, ExecutorConfig, ExecutorSlot};
 use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
-use integration_tests::thread_count;
-use storage_adapter::{
-    BlockCommit, BlockStore, ChainState, Hash, MemorySnapshot, MemoryStore, StateKey, StateValue,
-    StateView, StorageError,
-};
+use integration_tests::{thread_count, HookedStore};
+use storage_adapter::{BlockStore, MemoryStore};
 
-/// A memory store whose snapshots take a while per read and count their reads, so that a
-/// block stays in flight long enough to be cancelled, and the test can see when the
-/// engine has started and when it has stopped.
-struct SlowStore {
-    inner: MemoryStore,
-    reads: Arc<AtomicU64>,
-}
-
-struct SlowSnapshot {
-    inner: MemorySnapshot,
-    reads: Arc<AtomicU64>,
-}
-
-impl SlowSnapshot {
-    fn read(&self) {
-        self.reads.fetch_add(1, Ordering::SeqCst);
+/// A memory store whose snapshots take a while per read and count their reads in
+/// `reads`, so that a block stays in flight long enough to be cancelled, and the test can
+/// see when the engine has started and when it has stopped.
+fn slow_store(reads: &Arc<AtomicU64>) -> HookedStore {
+    let reads = Arc::clone(reads);
+    HookedStore::new(MemoryStore::new(), move |_| {
+        reads.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_micros(300));
-    }
-}
-
-impl StateView for SlowSnapshot {
-    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        self.read();
-        self.inner.get(key)
-    }
-
-    fn is_executed(&self, tx_hash: &Hash) -> Result<bool, StorageError> {
-        self.read();
-        self.inner.is_executed(tx_hash)
-    }
-
-    fn chain_state(&self) -> Result<ChainState, StorageError> {
-        self.inner.chain_state()
-    }
-}
-
-impl BlockStore for SlowStore {
-    type Snapshot<'a> = SlowSnapshot;
-
-    fn snapshot(&self) -> Result<SlowSnapshot, StorageError> {
-        Ok(SlowSnapshot {
-            inner: self.inner.snapshot()?,
-            reads: Arc::clone(&self.reads),
-        })
-    }
-
-    fn commit(&self, commit: &BlockCommit) -> Result<(), StorageError> {
-        self.inner.commit(commit)
-    }
+        Ok(())
+    })
 }
 
 /// Waits (up to 10 s) until the process is back to `baseline` threads; returns the count.
@@ -101,10 +59,7 @@ async fn dropping_an_in_flight_block_commits_nothing_and_leaks_no_thread() {
     let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
     let block = workload.next_block(1);
     let reads = Arc::new(AtomicU64::new(0));
-    let store = SlowStore {
-        inner: MemoryStore::new(),
-        reads: Arc::clone(&reads),
-    };
+    let store = slow_store(&reads);
     let config = ExecutorConfig::from_toml_str("kind = \"block-stm\"\nthreads = 4")
         .expect("valid configuration");
     let node = Arc::new(Node::new(store, ExecutorSlot::new(&config).expect("slot")).expect("node"));
@@ -162,10 +117,7 @@ async fn dropping_an_in_flight_block_commits_nothing_and_leaks_no_thread() {
     // the commit above ran on tokio's blocking pool, whose idle thread may linger.)
     let baseline = thread_count();
     let executor = AsyncExecutor::new(ExecutorSlot::new(&config).expect("slot"));
-    let store = Arc::new(SlowStore {
-        inner: MemoryStore::new(),
-        reads: Arc::clone(&reads),
-    });
+    let store = Arc::new(slow_store(&reads));
     store.commit(&genesis).expect("genesis");
     let block = Arc::new(block);
     let before = reads.load(Ordering::SeqCst);

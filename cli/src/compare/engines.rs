@@ -1,60 +1,37 @@
-//! The engines `blockstm compare` runs, and the one place where they are built from its
-//! arguments.
+//! The engines `blockstm compare` runs, built from its arguments through the library's one
+//! engine factory, so that they are configured exactly as the daemon slot configures them.
 
-use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
-use executor::engine::grouping::{GroupingConfig, GroupingExecutor};
-use executor::engine::{BlockExecutor, Execution};
-use executor::{Block, BlockError, SequentialExecutor};
+use std::sync::Arc;
+
+use executor::engine::blockstm::BlockStmConfig;
+use executor::engine::grouping::GroupingConfig;
+pub use executor::engine::EngineKind;
+use executor::engine::{self, BlockExecutor, EngineConfig, Execution};
+use executor::{Block, BlockError};
 use storage_adapter::StateView;
 
 use super::args::CompareArgs;
 
-/// The engines compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EngineKind {
-    Sequential,
-    Grouping,
-    BlockStm,
-}
-
-impl EngineKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            EngineKind::Sequential => "sequential",
-            EngineKind::Grouping => "grouping",
-            EngineKind::BlockStm => "block-stm",
-        }
-    }
-}
-
 /// An engine ready to run.
-pub enum Engine {
-    Sequential(SequentialExecutor),
-    Grouping(GroupingExecutor),
-    BlockStm(BlockStmExecutor),
-}
+pub struct Engine(Arc<dyn BlockExecutor>);
 
 impl Engine {
     /// The engine `kind` at `threads`, configured by `args` (Block-STM's switches).
     pub fn new(kind: EngineKind, threads: usize, args: &CompareArgs) -> Self {
-        match kind {
-            EngineKind::Sequential => Engine::Sequential(SequentialExecutor::new()),
-            EngineKind::Grouping => {
-                Engine::Grouping(GroupingExecutor::new(GroupingConfig { threads }))
-            }
-            EngineKind::BlockStm => Engine::BlockStm(
-                BlockStmExecutor::new(BlockStmConfig {
-                    threads,
-                    contention_cutoff: args.contention_cutoff.0,
-                    ..BlockStmConfig::default()
-                })
-                .with_nonce_hints(args.nonce_hints)
-                .with_deltas(args.deltas)
-                .with_claims(args.claims)
-                .with_sinks(args.sinks)
-                .with_parallel_on_one_thread(args.one_thread),
-            ),
-        }
+        let config = EngineConfig {
+            grouping: GroupingConfig { threads },
+            block_stm: BlockStmConfig {
+                threads,
+                contention_cutoff: args.contention_cutoff.0,
+                nonce_hints: args.nonce_hints,
+                deltas: args.deltas,
+                claims: args.claims,
+                sinks: args.sinks,
+                parallel_on_one_thread: args.one_thread,
+                ..BlockStmConfig::default()
+            },
+        };
+        Self(engine::build(kind, &config))
     }
 
     /// Executes `block`; the batch count for grouping.
@@ -63,12 +40,12 @@ impl Engine {
         block: &Block,
         view: &S,
     ) -> Result<(Execution, Option<u64>), BlockError> {
-        match self {
-            Engine::Sequential(engine) => engine.execute_block(block, view).map(|e| (e, None)),
-            Engine::Grouping(engine) => engine
-                .execute_with_stats(block, view)
-                .map(|(execution, grouping)| (execution, Some(grouping.batches))),
-            Engine::BlockStm(engine) => engine.execute(block, view).map(|e| (e, None)),
-        }
+        let execution = self.0.execute_block(block, view)?;
+        let batches = execution
+            .stats
+            .grouping
+            .as_ref()
+            .map(|grouping| grouping.batches);
+        Ok((execution, batches))
     }
 }

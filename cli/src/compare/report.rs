@@ -101,7 +101,7 @@ pub fn measure(args: &CompareArgs, accounts: usize, medians: &Medians) -> Vec<Me
                 rounds: args.repeat,
                 seed: args.seed,
                 failure_rate: args.failure_rate,
-                engine: run.kind.name(),
+                engine: run.kind.as_str(),
                 threads: run.threads,
                 transactions: run.transactions,
                 execute_s: run.executing.as_secs_f64(),
@@ -113,7 +113,13 @@ pub fn measure(args: &CompareArgs, accounts: usize, medians: &Medians) -> Vec<Me
                 of_ceiling: ratio(speedup, ceiling),
                 root: run.roots.last().map(Hash::to_string).unwrap_or_default(),
                 executions_per_tx: per_tx(run.stats.engine.executions),
-                validations_per_tx: per_tx(run.stats.engine.validations),
+                validations_per_tx: per_tx(
+                    run.stats
+                        .engine
+                        .block_stm
+                        .as_ref()
+                        .map_or(0, |counters| counters.validations),
+                ),
                 batches_per_block: run
                     .stats
                     .batches
@@ -165,7 +171,7 @@ pub fn print_table(
     )?;
     for m in measurements {
         let dash = || "-".to_owned();
-        let of_ceiling = if m.engine == EngineKind::Sequential.name() || m.ceiling <= 0.0 {
+        let of_ceiling = if m.engine == EngineKind::Sequential.as_str() || m.ceiling <= 0.0 {
             dash()
         } else {
             format!("{:.0}%", m.of_ceiling * 100.0)
@@ -173,7 +179,7 @@ pub fn print_table(
         let grouping = m
             .speedup_vs_grouping
             .map_or_else(dash, |ratio| format!("{ratio:.2}"));
-        let (executions, validations) = if m.engine == EngineKind::BlockStm.name() {
+        let (executions, validations) = if m.engine == EngineKind::BlockStm.as_str() {
             (
                 format!("{:.3}", m.executions_per_tx),
                 format!("{:.3}", m.validations_per_tx),
@@ -238,7 +244,7 @@ fn print_notes(
     measurements: &[Measurement],
 ) -> anyhow::Result<()> {
     for m in measurements {
-        if m.engine == EngineKind::BlockStm.name()
+        if m.engine == EngineKind::BlockStm.as_str()
             && (m.threads > 1 || args.one_thread)
             && m.stats.engine.sequential_blocks > 0
         {
@@ -251,10 +257,10 @@ fn print_notes(
         }
     }
     for m in measurements {
-        let engine = &m.stats.engine;
-        if m.engine == EngineKind::BlockStm.name()
-            && engine.delta_writes + engine.predicate_reads + engine.exact_reexecutions > 0
-        {
+        let Some(engine) = &m.stats.engine.block_stm else {
+            continue;
+        };
+        if engine.delta_writes + engine.predicate_reads + engine.exact_reexecutions > 0 {
             writeln!(
                 out,
                 "block-stm at {} threads: {} deltas ({} above a later lower write), {} summed \

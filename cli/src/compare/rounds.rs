@@ -77,7 +77,7 @@ impl RunResult {
         } else {
             "threads"
         };
-        format!("{} ({} {threads})", self.kind.name(), self.threads)
+        format!("{} ({} {threads})", self.kind.as_str(), self.threads)
     }
 
     pub fn tx_per_s(&self) -> f64 {
@@ -169,10 +169,10 @@ pub fn run_rounds(setting: &Setting<'_>, plan: &[Job]) -> anyhow::Result<Medians
                 eprintln!(
                     "{accounts} accounts, round {round}/{}: {} at {threads} thread(s)",
                     args.repeat,
-                    kind.name()
+                    kind.as_str()
                 );
             }
-            let dir = base.join(format!("{}-{threads}-{round}", kind.name()));
+            let dir = base.join(format!("{}-{threads}-{round}", kind.as_str()));
             let run = run_engine(
                 kind,
                 Engine::new(kind, threads, args),
@@ -225,7 +225,7 @@ fn run_engine(
         );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = format!("{} at {threads} thread(s)", kind.name());
+    let name = format!("{} at {threads} thread(s)", kind.as_str());
     let store =
         RocksStore::open(dir).with_context(|| format!("opening the store at {}", dir.display()))?;
     store.commit(genesis).context("committing genesis")?;

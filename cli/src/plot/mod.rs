@@ -163,7 +163,7 @@ where
     .map_err(fail)?;
     legend_y += 30;
     for s in series.iter() {
-        let block_stm = s.engine == EngineKind::BlockStm.name();
+        let block_stm = s.engine == EngineKind::BlockStm.as_str();
         let color = color_of(block_stm, s.threads);
         chart
             .draw_series(LineSeries::new(
@@ -259,7 +259,7 @@ mod tests {
             rounds: 1,
             seed: 42,
             failure_rate: 0.0,
-            engine: engine.name(),
+            engine: engine.as_str(),
             threads,
             transactions: 200,
             execute_s: 0.1,

@@ -20,7 +20,7 @@ pub fn of(measurements: &[Measurement]) -> Vec<Series> {
     let mut series: Vec<Series> = Vec::new();
     for m in measurements
         .iter()
-        .filter(|m| m.engine != EngineKind::Sequential.name())
+        .filter(|m| m.engine != EngineKind::Sequential.as_str())
     {
         let point = (m.accounts as f64, m.speedup_vs_sequential);
         match series
@@ -38,7 +38,7 @@ pub fn of(measurements: &[Measurement]) -> Vec<Series> {
     for s in &mut series {
         s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    series.sort_by_key(|s| (s.engine != EngineKind::BlockStm.name(), s.threads));
+    series.sort_by_key(|s| (s.engine != EngineKind::BlockStm.as_str(), s.threads));
     series
 }
 

@@ -20,8 +20,7 @@ use anyhow::{bail, Context};
 use executor::genesis_commit;
 use executor::node::{metrics, Node};
 use executor::slot::{
-    CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, ExecutorConfig, ExecutorKind,
-    Network,
+    CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, EngineKind, ExecutorConfig, Network,
 };
 use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -67,8 +66,8 @@ pub struct RunArgs {
     #[arg(long, value_parser = names::network())]
     network: Option<Network>,
     /// The execution engine [config: kind; default: block-stm].
-    #[arg(long, value_parser = names::executor_kind())]
-    executor: Option<ExecutorKind>,
+    #[arg(long, value_parser = names::engine_kind())]
+    executor: Option<EngineKind>,
     /// Worker threads for parallel engines [config: threads; default: available
     /// parallelism].
     #[arg(long)]

@@ -84,27 +84,29 @@ pub(super) fn print(
     let parallel = &stats.parallel;
     if parallel.transactions > 0 {
         let per_tx = |count: u64| count as f64 / parallel.transactions as f64;
+        // Block-STM's own counters; zero when another engine ran the blocks.
+        let counters = parallel.block_stm.clone().unwrap_or_default();
         writeln!(
             out,
             "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} nonce-hint waits, {} fallbacks, {} breaker trips",
             per_tx(parallel.executions),
-            per_tx(parallel.validations),
-            parallel.aborts,
-            parallel.dependency_waits,
-            parallel.hint_waits,
+            per_tx(counters.validations),
+            counters.aborts,
+            counters.dependency_waits,
+            counters.hint_waits,
             slot.fallbacks,
             slot.breaker_trips
         )?;
         writeln!(
             out,
             "deltas: {} committed ({} above a later lower write), {} summed reads, {} predicates ({} held through a change), {} exact re-executions, {} waits for settled balances",
-            parallel.delta_writes,
-            parallel.delta_saves,
-            parallel.delta_reads,
-            parallel.predicate_reads,
-            parallel.predicate_saves,
-            parallel.exact_reexecutions,
-            parallel.settle_waits
+            counters.delta_writes,
+            counters.delta_saves,
+            counters.delta_reads,
+            counters.predicate_reads,
+            counters.predicate_saves,
+            counters.exact_reexecutions,
+            counters.settle_waits
         )?;
     }
     if let Some(memory) = Memory::read() {

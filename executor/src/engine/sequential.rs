@@ -4,13 +4,15 @@
 //! the successful ones before it, then the prologue's base layer, then storage.
 
 use rustc_hash::FxHashMap;
-use storage_adapter::{Hash, StateKey, StateValue, StateView, StorageError};
+use storage_adapter::{StateKey, StateValue, StateView};
 
+use super::frame::preamble;
+use super::overlay::OverlayView;
 use super::{BlockExecutor, Execution, ExecutionStats};
-use crate::block::{finish_block, validate_block, Prologue, Totals};
+use crate::block::{finish_block, Totals};
 use crate::model::Block;
 use crate::outcome::{BlockError, BlockOutput};
-use crate::vm::{execute_transaction, VmView};
+use crate::vm::execute_transaction;
 
 /// The sequential [`BlockExecutor`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -40,9 +42,7 @@ pub fn execute_sequential<S: StateView + ?Sized>(
     block: &Block,
     view: &S,
 ) -> Result<BlockOutput, BlockError> {
-    let chain = view.chain_state()?;
-    validate_block(block, &chain)?;
-    let prologue = Prologue::new(block, view)?;
+    let prologue = preamble(block, view)?;
     let transactions = block.transactions();
     // Roughly three keys per transfer; sizing up front avoids rehashing in big blocks.
     let mut writes: FxHashMap<StateKey, StateValue> = FxHashMap::with_capacity_and_hasher(
@@ -54,7 +54,7 @@ pub fn execute_sequential<S: StateView + ?Sized>(
     for tx in transactions {
         let outcome = execute_transaction(
             tx,
-            &mut LayeredView {
+            &mut OverlayView {
                 writes: &writes,
                 prologue: &prologue,
                 storage: view,
@@ -65,26 +65,4 @@ pub fn execute_sequential<S: StateView + ?Sized>(
         results.push(outcome.result);
     }
     finish_block(block, view, &prologue, writes, results, totals)
-}
-
-/// The oracle's view: the block's writes so far, then the prologue, then storage.
-struct LayeredView<'a, S: ?Sized> {
-    writes: &'a FxHashMap<StateKey, StateValue>,
-    prologue: &'a Prologue,
-    storage: &'a S,
-}
-
-impl<S: StateView + ?Sized> VmView for LayeredView<'_, S> {
-    type Error = StorageError;
-
-    fn read(&mut self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        if let Some(value) = self.writes.get(key).or_else(|| self.prologue.get(key)) {
-            return Ok(Some(value.clone()));
-        }
-        self.storage.get(key)
-    }
-
-    fn is_executed(&mut self, tx_hash: &Hash) -> Result<bool, StorageError> {
-        self.storage.is_executed(tx_hash)
-    }
 }

@@ -74,6 +74,8 @@ pub fn render(stats: &NodeStats) -> String {
     );
     let slot = &stats.slot;
     let parallel = &stats.parallel;
+    // Block-STM's own counters; zero when the configured engine is another.
+    let block_stm = parallel.block_stm.unwrap_or_default();
     for (name, help, value) in [
         (
             "tos_executor_shadow_compared_total",
@@ -108,57 +110,57 @@ pub fn render(stats: &NodeStats) -> String {
         (
             "tos_executor_validations_total",
             "Parallel engine read-set validations.",
-            parallel.validations,
+            block_stm.validations,
         ),
         (
             "tos_executor_aborts_total",
             "Parallel engine incarnations aborted by a failed validation.",
-            parallel.aborts,
+            block_stm.aborts,
         ),
         (
             "tos_executor_dependency_waits_total",
             "Times a transaction waited on an unfinished dependency.",
-            parallel.dependency_waits,
+            block_stm.dependency_waits,
         ),
         (
             "tos_executor_hint_waits_total",
             "Times a transaction waited, before starting, for its sender's previous transaction (nonce hint).",
-            parallel.hint_waits,
+            block_stm.hint_waits,
         ),
         (
             "tos_executor_delta_writes_total",
             "Block-STM deltas committed (a transaction's change to a hot balance).",
-            parallel.delta_writes,
+            block_stm.delta_writes,
         ),
         (
             "tos_executor_delta_saves_total",
             "Committed deltas whose balance a lower transaction changed after they were recorded (aborts avoided).",
-            parallel.delta_saves,
+            block_stm.delta_saves,
         ),
         (
             "tos_executor_delta_reads_total",
             "Block-STM reads resolved by summing deltas.",
-            parallel.delta_reads,
+            block_stm.delta_reads,
         ),
         (
             "tos_executor_predicate_reads_total",
             "Block-STM debits checked as balance-at-least predicates.",
-            parallel.predicate_reads,
+            block_stm.predicate_reads,
         ),
         (
             "tos_executor_predicate_saves_total",
             "Validations a predicate passed although the balance had changed (aborts avoided).",
-            parallel.predicate_saves,
+            block_stm.predicate_saves,
         ),
         (
             "tos_executor_exact_reexecutions_total",
             "Transactions run again without deltas because a delta did not fit at commit.",
-            parallel.exact_reexecutions,
+            block_stm.exact_reexecutions,
         ),
         (
             "tos_executor_settle_waits_total",
             "Executions suspended until every lower transaction committed (reads of balances settled at commit).",
-            parallel.settle_waits,
+            block_stm.settle_waits,
         ),
     ] {
         counter(name, help, value);

@@ -20,6 +20,7 @@ use tokio::sync::{oneshot, watch};
 use super::{ExecutorSlot, SlotExecution};
 use crate::model::Block;
 use crate::outcome::BlockError;
+use blockstm_driver::panic_message;
 
 /// Why an async execution gave no output.
 #[derive(Debug, thiserror::Error)]
@@ -192,15 +193,5 @@ impl<V: StateView> StateView for CancellableView<'_, V> {
     fn chain_state(&self) -> Result<ChainState, StorageError> {
         self.check()?;
         self.inner.chain_state()
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(message) = panic.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = panic.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a non-string panic".to_owned()
     }
 }

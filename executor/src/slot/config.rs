@@ -3,7 +3,7 @@
 //! command-line flags (each layer overriding the one before).
 //!
 //! ```
-//! use executor::slot::{ExecutorConfig, ExecutorKind, Network};
+//! use executor::slot::{EngineKind, ExecutorConfig, Network};
 //!
 //! let config = ExecutorConfig::from_toml_str(
 //!     r#"
@@ -13,7 +13,7 @@
 //!     shadow = true
 //!     "#,
 //! )?;
-//! assert_eq!(config.kind, ExecutorKind::BlockStm);
+//! assert_eq!(config.kind, EngineKind::BlockStm);
 //! assert_eq!(config.min_parallel_txns(), Network::Testnet.default_min_parallel_txns());
 //! # Ok::<(), executor::slot::ConfigError>(())
 //! ```
@@ -25,6 +25,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::blockstm::BlockStmConfig;
+use crate::engine::EngineKind;
 use crate::model::MAX_BLOCK_TRANSACTIONS;
 
 /// The prefix of the environment variables that override the configuration:
@@ -92,59 +93,6 @@ impl std::str::FromStr for Network {
             .into_iter()
             .find(|network| network.as_str() == name)
             .ok_or_else(|| UnknownNetwork(name.to_owned()))
-    }
-}
-
-/// The engine the slot runs at or above the threshold.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExecutorKind {
-    /// The sequential oracle, always.
-    Sequential,
-    /// Batch grouping: the daemon's pessimistic parallel path.
-    Grouping,
-    /// Block-STM: optimistic parallel execution.
-    #[default]
-    BlockStm,
-}
-
-impl ExecutorKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [ExecutorKind; 3] = [
-        ExecutorKind::Sequential,
-        ExecutorKind::Grouping,
-        ExecutorKind::BlockStm,
-    ];
-
-    /// The name used in configuration files, flags and logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ExecutorKind::Sequential => "sequential",
-            ExecutorKind::Grouping => "grouping",
-            ExecutorKind::BlockStm => "block-stm",
-        }
-    }
-}
-
-impl std::fmt::Display for ExecutorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not an [`ExecutorKind`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown executor `{0}` (expected sequential, grouping or block-stm)")]
-pub struct UnknownExecutorKind(pub String);
-
-impl std::str::FromStr for ExecutorKind {
-    type Err = UnknownExecutorKind;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        ExecutorKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
-            .ok_or_else(|| UnknownExecutorKind(name.to_owned()))
     }
 }
 
@@ -239,7 +187,7 @@ pub struct ExecutorConfig {
     /// The chain followed; sets the default of [`ExecutorConfig::min_parallel_txns`].
     pub network: Network,
     /// The engine used at or above the threshold.
-    pub kind: ExecutorKind,
+    pub kind: EngineKind,
     /// Worker threads of a parallel engine, the calling thread included; absent means
     /// the machine's available parallelism.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -375,7 +323,7 @@ impl ExecutorConfig {
                 });
             }
         }
-        if self.shadow && self.kind == ExecutorKind::Sequential {
+        if self.shadow && self.kind == EngineKind::Sequential {
             return Err(ConfigError::Invalid {
                 field: "shadow",
                 reason: "compares a parallel engine with the oracle: set `kind` to \"block-stm\" \
@@ -408,7 +356,7 @@ pub struct ConfigOverrides {
     pub network: Option<Network>,
     /// `kind`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<ExecutorKind>,
+    pub kind: Option<EngineKind>,
     /// `threads`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
@@ -465,8 +413,8 @@ mod tests {
                 .expect("a network's name is valid in TOML");
             assert_eq!(config.network, network);
         }
-        for kind in ExecutorKind::ALL {
-            assert_eq!(kind.to_string().parse::<ExecutorKind>(), Ok(kind));
+        for kind in EngineKind::ALL {
+            assert_eq!(kind.to_string().parse::<EngineKind>(), Ok(kind));
             let config = ExecutorConfig::from_toml_str(&format!("kind = \"{kind}\""))
                 .expect("an executor's name is valid in TOML");
             assert_eq!(config.kind, kind);
@@ -476,7 +424,7 @@ mod tests {
             error.to_string().contains("mainnet, testnet or devnet"),
             "{error}"
         );
-        let error = "stm".parse::<ExecutorKind>().expect_err("not an executor");
+        let error = "stm".parse::<EngineKind>().expect_err("not an executor");
         assert!(error.to_string().contains("block-stm"), "{error}");
     }
 
@@ -516,7 +464,7 @@ mod tests {
     fn round_trips_through_toml_serialisation() {
         let config = ExecutorConfig {
             network: Network::Devnet,
-            kind: ExecutorKind::Grouping,
+            kind: EngineKind::Grouping,
             threads: Some(3),
             min_parallel_txns_override: Some(7),
             contention_cutoff: ContentionCutoff(None),

@@ -32,19 +32,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use storage_adapter::StateView;
 
+/// The engine the slot runs at or above the threshold ([`ExecutorConfig::kind`]).
+pub use crate::engine::{EngineKind, UnknownEngineKind};
 pub use asynchronous::{AsyncExecuteError, AsyncExecutor};
 pub use breaker::{BreakerState, CircuitBreaker, TripReason};
 pub use config::{
     CircuitBreakerConfig, CircuitBreakerOverrides, ConfigError, ConfigOverrides, ContentionCutoff,
-    ExecutorConfig, ExecutorKind, Network, UnknownExecutorKind, UnknownNetwork, ENV_PREFIX,
-    MAX_THREADS,
+    ExecutorConfig, Network, UnknownNetwork, ENV_PREFIX, MAX_THREADS,
 };
 pub use shadow::Mismatch;
 
-use crate::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
-use crate::engine::grouping::{GroupingConfig, GroupingExecutor};
+use crate::engine::blockstm::BlockStmConfig;
 use crate::engine::sequential::SequentialExecutor;
-use crate::engine::{BlockExecutor, Execution, ExecutionStats};
+use crate::engine::{BlockExecutor, EngineConfig, Execution, ExecutionStats};
 use crate::model::Block;
 use crate::outcome::BlockError;
 
@@ -131,7 +131,7 @@ struct Counters {
 /// The executor slot; see the module docs.
 pub struct ExecutorSlot {
     engine: Arc<dyn BlockExecutor>,
-    kind: ExecutorKind,
+    kind: EngineKind,
     min_parallel_txns: usize,
     shadow: bool,
     breaker: Mutex<CircuitBreaker>,
@@ -155,18 +155,18 @@ impl ExecutorSlot {
     /// configuration that does not [validate](ExecutorConfig::validate).
     pub fn new(config: &ExecutorConfig) -> Result<Self, ConfigError> {
         let threads = config.threads();
-        let engine: Arc<dyn BlockExecutor> = match config.kind {
-            ExecutorKind::Sequential => Arc::new(crate::SequentialExecutor::new()),
-            ExecutorKind::Grouping => Arc::new(GroupingExecutor::new(GroupingConfig { threads })),
-            ExecutorKind::BlockStm => Arc::new(BlockStmExecutor::new(BlockStmConfig {
+        let engines = EngineConfig {
+            block_stm: BlockStmConfig {
                 threads,
                 // The slot applies the threshold itself; the engine keeps only its
                 // own floor (a block of one transaction has nothing to overlap).
                 min_parallel_txns: 2,
                 contention_cutoff: config.contention_cutoff.0,
-            })),
+                ..BlockStmConfig::default()
+            },
+            ..EngineConfig::new(threads)
         };
-        Self::with_engine(config, engine)
+        Self::with_engine(config, crate::engine::build(config.kind, &engines))
     }
 
     /// A slot that runs `engine` where `config` says the configured engine runs (its
@@ -237,7 +237,7 @@ impl ExecutorSlot {
     ) -> Result<SlotExecution, BlockError> {
         self.counters.blocks.fetch_add(1, Ordering::Relaxed);
         let transactions = block.transactions().len();
-        if self.kind == ExecutorKind::Sequential || transactions < self.min_parallel_txns {
+        if self.kind == EngineKind::Sequential || transactions < self.min_parallel_txns {
             self.counters
                 .below_threshold
                 .fetch_add(1, Ordering::Relaxed);

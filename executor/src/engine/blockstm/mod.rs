@@ -2,8 +2,9 @@
 //!
 //! Transactions run optimistically on worker threads against a multi-version memory
 //! ([`driver`]), and the block's preset order decides every conflict, so the output is
-//! exactly the sequential oracle's. The TOS-specific parts live here: the view a
-//! transaction reads through (memory, then the prologue's base layer, then the storage
+//! exactly the sequential oracle's. The TOS-specific parts live here: the task the driver
+//! runs (one TOS transaction, and the state beneath the block), the view a transaction
+//! reads through (`view`: memory, then the prologue's base layer, then the storage
 //! snapshot), and the commit step that folds fees and burns in block order.
 //!
 //! Two TOS-specific refinements take hot spots off the conflict path. Balances that many
@@ -14,6 +15,9 @@
 //! sender's transaction wait for the sender's previous one before it starts. On two
 //! workers, each claims runs of consecutive transactions, sized from the same sample, so
 //! that neighbouring transactions stay on one core.
+//!
+//! Every switch is a plain field of [`BlockStmConfig`]; [`BlockStmExecutor::new`] is the
+//! one way to build the engine (and [`crate::engine::build`] the one way to build any).
 //!
 //! ```
 //! use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
@@ -26,37 +30,33 @@
 pub use blockstm_driver as driver;
 
 mod contention;
+#[cfg(test)]
+mod tests;
+mod view;
 
 use contention::BlockShape;
-
-use std::sync::atomic::{AtomicU64, Ordering};
+use view::{TosView, ViewError};
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use storage_adapter::{Hash, PublicKey, StateKey, StateValue, StateView, StorageError};
+use storage_adapter::{PublicKey, StateKey, StateValue, StateView, StorageError};
 
-use super::sequential::execute_sequential;
-use super::{BlockExecutor, Execution, ExecutionStats};
-use crate::block::{finish_block_from_writes, stored_balance, validate_block, Prologue, Totals};
+use super::frame::{fall_back, preamble, run_sequentially, TxSummary};
+use super::{BlockExecutor, BlockStmCounters, Execution, ExecutionStats};
+use crate::block::{finish_block_from_writes, stored_balance, Prologue, Totals};
 use crate::model::Block;
-use crate::outcome::{BlockError, BlockOutput, TxOutcome, TxResult};
-use crate::vm::{execute_transaction, VmError, VmView};
+use crate::outcome::{BlockError, BlockOutput};
+use crate::vm::{execute_transaction, VmError};
 use blockstm_driver::{
-    run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask,
-    SpeculativePredicate, SpeculativeRead, SpeculativeReads, Write,
+    run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, Plan,
+    SpeculativeReads, TxnIndex, Write,
 };
 
-/// Fallbacks to sequential execution since the process started, for metrics.
-static FALLBACKS: AtomicU64 = AtomicU64::new(0);
-
-/// How many times any Block-STM engine in this process fell back to sequential execution.
-pub fn fallback_count() -> u64 {
-    FALLBACKS.load(Ordering::Relaxed)
-}
-
-/// Settings of the Block-STM engine.
+/// Settings of the Block-STM engine. Every switch changes how the work is done, never the
+/// output; the ones off the defaults are for measuring what each saves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockStmConfig {
-    /// Worker threads, the calling thread included. 1 runs the sequential path.
+    /// Worker threads, the calling thread included. 1 runs the sequential path (unless
+    /// [`BlockStmConfig::parallel_on_one_thread`]).
     pub threads: usize,
     /// Blocks with fewer transactions run the sequential path: below some size, starting
     /// threads costs more than it saves.
@@ -67,6 +67,43 @@ pub struct BlockStmConfig {
     /// other, one sender's nonce chain). `None` always runs the parallel path. The output
     /// is the same either way; only the time differs.
     pub contention_cutoff: Option<u8>,
+    /// Nonce hints (on by default): a transaction whose sender has an earlier transaction
+    /// in the block waits, before it starts, until that one has executed: it needs the
+    /// nonce that one writes, so running it sooner would almost surely be wasted.
+    pub nonce_hints: bool,
+    /// Deltas and predicates (on by default): balances that many of the block's
+    /// transactions credit change by commutative deltas, and debits from them are checked
+    /// as "balance ≥ spend" predicates, so that credits to one hot account do not
+    /// conflict.
+    pub deltas: bool,
+    /// Execution claims (on by default): a worker takes a run of consecutive
+    /// transactions at a time, sized from a sample of the block so that the runs seldom
+    /// conflict with each other: neighbouring transactions, and the memory entries one
+    /// writes and the next reads, then stay on one core, and the scheduler's shared
+    /// counters are touched once per run. Off, a worker claims one transaction at a time,
+    /// as in the Block-STM paper.
+    pub claims: bool,
+    /// Which hot balances are settled at commit instead of versioned
+    /// ([`SinkPolicy::ReceiveOnly`] by default; nothing is settled without deltas).
+    pub sinks: SinkPolicy,
+    /// Runs the parallel path even on one thread (off by default: one thread runs the
+    /// sequential path, which is faster there). The one worker then does all of
+    /// Block-STM's bookkeeping (the versioned memory, read sets, validation, the rolling
+    /// commit) with nothing to share it with, so its time over the sequential oracle's is
+    /// what that bookkeeping costs, and the most any number of threads can gain is the
+    /// thread count divided by it. For measurements, like the paper's one-thread point.
+    ///
+    /// ```
+    /// use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
+    ///
+    /// let one_worker = BlockStmExecutor::new(BlockStmConfig {
+    ///     threads: 1,
+    ///     parallel_on_one_thread: true,
+    ///     ..BlockStmConfig::default()
+    /// });
+    /// # let _ = one_worker;
+    /// ```
+    pub parallel_on_one_thread: bool,
 }
 
 impl BlockStmConfig {
@@ -77,17 +114,23 @@ impl BlockStmConfig {
 }
 
 impl Default for BlockStmConfig {
+    /// As many threads as the machine runs in parallel, every refinement on.
     fn default() -> Self {
         Self {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             min_parallel_txns: 16,
             contention_cutoff: Some(Self::DEFAULT_CONTENTION_CUTOFF),
+            nonce_hints: true,
+            deltas: true,
+            claims: true,
+            sinks: SinkPolicy::default(),
+            parallel_on_one_thread: false,
         }
     }
 }
 
 /// Which hot balances Block-STM settles at commit instead of versioning
-/// ([`BlockStmExecutor::with_sinks`]).
+/// ([`BlockStmConfig::sinks`]).
 ///
 /// A hot balance changed by deltas still gets one entry per credit in its version list,
 /// under one lock that every worker takes twice per crediting transaction. A balance
@@ -119,93 +162,15 @@ enum SequentialReason {
 }
 
 /// The Block-STM [`BlockExecutor`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct BlockStmExecutor {
     config: BlockStmConfig,
-    nonce_hints: bool,
-    deltas: bool,
-    claims: bool,
-    sinks: SinkPolicy,
-    parallel_on_one_thread: bool,
-}
-
-impl Default for BlockStmExecutor {
-    fn default() -> Self {
-        Self::new(BlockStmConfig::default())
-    }
 }
 
 impl BlockStmExecutor {
-    /// An engine with these settings (nonce hints and deltas on).
+    /// An engine with these settings.
     pub fn new(config: BlockStmConfig) -> Self {
-        Self {
-            config,
-            nonce_hints: true,
-            deltas: true,
-            claims: true,
-            sinks: SinkPolicy::default(),
-            parallel_on_one_thread: false,
-        }
-    }
-
-    /// Turns the nonce hints on or off (on by default). With hints, a transaction whose
-    /// sender has an earlier transaction in the block waits, before it starts, until that
-    /// one has executed: it needs the nonce that one writes, so running it sooner would
-    /// almost surely be wasted. Hints change only the order of work, never the output;
-    /// turning them off is for measuring what they save.
-    pub fn with_nonce_hints(mut self, nonce_hints: bool) -> Self {
-        self.nonce_hints = nonce_hints;
-        self
-    }
-
-    /// Turns deltas and predicates on or off (on by default). With them, balances that
-    /// many of the block's transactions credit change by commutative deltas, and debits
-    /// from them are checked as "balance ≥ spend" predicates, so that credits to one hot
-    /// account do not conflict. They change only how much is re-executed, never the
-    /// output; turning them off is for measuring what they save.
-    pub fn with_deltas(mut self, deltas: bool) -> Self {
-        self.deltas = deltas;
-        self
-    }
-
-    /// Turns execution claims on or off (on by default). With claims, a worker takes a
-    /// run of consecutive transactions at a time, sized from a sample of the block so
-    /// that the runs seldom conflict with each other: neighbouring transactions, and the
-    /// memory entries one writes and the next reads, then stay on one core, and the
-    /// scheduler's shared counters are touched once per run. Off, a worker claims one
-    /// transaction at a time, as in the Block-STM paper. Claims change only the order of
-    /// work, never the output; turning them off is for measuring what they save.
-    pub fn with_claims(mut self, claims: bool) -> Self {
-        self.claims = claims;
-        self
-    }
-
-    /// Chooses which hot balances are settled at commit instead of versioned
-    /// ([`SinkPolicy::ReceiveOnly`] by default; nothing is settled without deltas). Like
-    /// the other switches, it changes only how the work is done, never the output.
-    pub fn with_sinks(mut self, sinks: SinkPolicy) -> Self {
-        self.sinks = sinks;
-        self
-    }
-
-    /// Runs the parallel path even on one thread (off by default: one thread runs the
-    /// sequential path, which is faster there). The one worker then does all of
-    /// Block-STM's bookkeeping (the versioned memory, read sets, validation, the rolling
-    /// commit) with nothing to share it with, so its time over the sequential oracle's is
-    /// what that bookkeeping costs, and the most any number of threads can gain is the
-    /// thread count divided by it. For measurements, like the paper's one-thread point;
-    /// the output is the same either way.
-    ///
-    /// ```
-    /// use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
-    ///
-    /// let config = BlockStmConfig { threads: 1, ..BlockStmConfig::default() };
-    /// let one_worker = BlockStmExecutor::new(config).with_parallel_on_one_thread(true);
-    /// # let _ = one_worker;
-    /// ```
-    pub fn with_parallel_on_one_thread(mut self, parallel: bool) -> Self {
-        self.parallel_on_one_thread = parallel;
-        self
+        Self { config }
     }
 
     /// The engine's settings.
@@ -216,20 +181,21 @@ impl BlockStmExecutor {
     /// How to run `block`: the sequential path (and why), or the parallel one with the
     /// block's hot balances and claim size.
     fn plan(&self, block: &Block) -> Result<BlockShape, SequentialReason> {
+        let config = &self.config;
         let transactions = block.transactions();
-        if self.config.threads == 0 || (self.config.threads == 1 && !self.parallel_on_one_thread) {
+        if config.threads == 0 || (config.threads == 1 && !config.parallel_on_one_thread) {
             return Err(SequentialReason::OneThread);
         }
-        if transactions.len() < self.config.min_parallel_txns.max(2) {
+        if transactions.len() < config.min_parallel_txns.max(2) {
             return Err(SequentialReason::SmallBlock);
         }
-        let shape = contention::analyze(transactions, self.config.threads, self.deltas);
-        match self.config.contention_cutoff {
+        let shape = contention::analyze(transactions, config.threads, config.deltas);
+        match config.contention_cutoff {
             Some(cutoff) if shape.conflict_percent >= cutoff => Err(SequentialReason::Contended {
                 conflict_percent: shape.conflict_percent,
             }),
             _ => {
-                let receive_only = match self.sinks {
+                let receive_only = match config.sinks {
                     SinkPolicy::Off => Vec::new(),
                     SinkPolicy::ReceiveOnly => shape.receive_only,
                     SinkPolicy::AllHot => {
@@ -239,7 +205,7 @@ impl BlockStmExecutor {
                     }
                 };
                 Ok(BlockShape {
-                    claim_size: if self.claims { shape.claim_size } else { 1 },
+                    claim_size: if config.claims { shape.claim_size } else { 1 },
                     receive_only,
                     ..shape
                 })
@@ -256,11 +222,23 @@ impl BlockStmExecutor {
         let transactions = block.transactions().len();
         let span = tracing::debug_span!("block_stm", topoheight = block.topoheight(), transactions);
         let _entered = span.enter();
+        // Block-STM's counters are present even on the sequential path, at zero.
+        let sequential = ExecutionStats {
+            block_stm: Some(BlockStmCounters::default()),
+            ..ExecutionStats::sequential(transactions)
+        };
         let shape = match self.plan(block) {
             Ok(shape) => shape,
             Err(reason) => {
                 tracing::debug!(?reason, "running the block on the sequential path");
-                return run_sequentially(block, view, |stats| stats.sequential_blocks = 1);
+                return run_sequentially(
+                    block,
+                    view,
+                    ExecutionStats {
+                        sequential_blocks: 1,
+                        ..sequential
+                    },
+                );
             }
         };
         tracing::debug!(
@@ -269,11 +247,14 @@ impl BlockStmExecutor {
             claim_size = shape.claim_size,
             "running the block in parallel"
         );
-        match execute_parallel(block, view, self.config.threads, self.nonce_hints, shape) {
+        let config = &self.config;
+        match execute_parallel(block, view, config.threads, config.nonce_hints, shape) {
             Ok((output, driver)) => {
                 let stats = ExecutionStats {
                     transactions: transactions as u64,
-                    ..ExecutionStats::from(&driver)
+                    executions: driver.executions,
+                    block_stm: Some(BlockStmCounters::from(&driver)),
+                    ..ExecutionStats::default()
                 };
                 tracing::debug!(?driver, "block executed");
                 Ok(Execution { output, stats })
@@ -287,28 +268,20 @@ impl BlockStmExecutor {
                     %error,
                     "a Block-STM incarnation failed; executing the block sequentially to decide"
                 );
-                run_sequentially(block, view, |stats| stats.sequential_blocks = 1)
+                run_sequentially(
+                    block,
+                    view,
+                    ExecutionStats {
+                        sequential_blocks: 1,
+                        ..sequential
+                    },
+                )
             }
             Err(ParallelError::Engine(reason)) => {
-                FALLBACKS.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%reason, "Block-STM failed; executing the block sequentially instead");
-                run_sequentially(block, view, |stats| stats.fallbacks = 1)
+                fall_back(self.name(), &reason, block, view, sequential)
             }
         }
     }
-}
-
-/// The oracle's run of `block`, with its counters marked by `mark` (why Block-STM took
-/// the sequential path).
-fn run_sequentially<S: StateView + ?Sized>(
-    block: &Block,
-    view: &S,
-    mark: impl FnOnce(&mut ExecutionStats),
-) -> Result<Execution, BlockError> {
-    let output = execute_sequential(block, view)?;
-    let mut stats = ExecutionStats::sequential(block.transactions().len());
-    mark(&mut stats);
-    Ok(Execution { output, stats })
 }
 
 impl BlockExecutor for BlockStmExecutor {
@@ -331,7 +304,10 @@ enum ParallelError {
     /// An incarnation failed (a storage error, corrupt state), perhaps only because it
     /// ran speculatively: a key that the block order never reads, or a value it never
     /// sees. The sequential path decides whether the block fails, and with which error.
-    Speculative { txn_idx: u32, error: BlockError },
+    Speculative {
+        txn_idx: TxnIndex,
+        error: BlockError,
+    },
 }
 
 fn execute_parallel<S: StateView + ?Sized>(
@@ -341,32 +317,33 @@ fn execute_parallel<S: StateView + ?Sized>(
     nonce_hints: bool,
     shape: BlockShape,
 ) -> Result<(BlockOutput, DriverStats), ParallelError> {
-    let chain = view
-        .chain_state()
-        .map_err(|e| ParallelError::Block(e.into()))?;
-    validate_block(block, &chain).map_err(ParallelError::Block)?;
-    let prologue = Prologue::new(block, view).map_err(ParallelError::Block)?;
+    let prologue = preamble(block, view).map_err(ParallelError::Block)?;
     let task = TosTask {
         block,
         storage: view,
         prologue: &prologue,
+        hot: shape.hot,
+    };
+    // How the block is scheduled, apart from what its transactions do: each transaction
+    // after the same sender's previous one, the claim size and the sinks of its shape.
+    let plan = Plan {
         predecessors: if nonce_hints {
             same_sender_predecessors(block)
         } else {
             Vec::new()
         },
-        hot: shape.hot,
-        sinks: shape.receive_only,
         claim_size: shape.claim_size,
+        sinks: shape.receive_only,
     };
     let (run, totals) = run_parallel(
         &task,
         block.transactions().len(),
+        plan,
         threads,
         TotalsSink::default(),
     )
     .map_err(|error| match error {
-        DriverError::Fatal(error) => ParallelError::Block(error),
+        DriverError::Sink { error, .. } => ParallelError::Block(error),
         // The caller gave up: stop rather than run the block again.
         DriverError::Execution {
             error: error @ BlockError::Storage(StorageError::Cancelled),
@@ -374,7 +351,9 @@ fn execute_parallel<S: StateView + ?Sized>(
         } => ParallelError::Block(error),
         DriverError::Execution { txn_idx, error } => ParallelError::Speculative { txn_idx, error },
         DriverError::Panicked(message) => ParallelError::Engine(format!("panic: {message}")),
-        DriverError::Invariant(message) => ParallelError::Engine(format!("invariant: {message}")),
+        DriverError::Invariant(invariant) => {
+            ParallelError::Engine(format!("invariant: {invariant}"))
+        }
         DriverError::TooManyTransactions { num_txns } => {
             ParallelError::Engine(format!("a block of {num_txns} transactions"))
         }
@@ -401,15 +380,8 @@ struct TosTask<'a, S: ?Sized> {
     block: &'a Block,
     storage: &'a S,
     prologue: &'a Prologue,
-    /// For each transaction, the same sender's previous transaction in the block, if any
-    /// (empty when nonce hints are off).
-    predecessors: Vec<Option<u32>>,
     /// The balances changed by deltas (empty when deltas are off).
     hot: FxHashSet<StateKey>,
-    /// Those of them settled at commit.
-    sinks: Vec<StateKey>,
-    /// How many consecutive transactions a worker claims at once.
-    claim_size: usize,
 }
 
 /// One execution's writes as the driver records them: values, then deltas, taken
@@ -437,13 +409,13 @@ fn delta_write((key, delta): (StateKey, i128)) -> (StateKey, Write<StateValue>) 
 /// Known before execution because every TOS transaction names its sender, and right
 /// almost always (a transaction needs the nonce its predecessor writes); when it is not
 /// (the predecessor fails), the hint only costs a short wait.
-fn same_sender_predecessors(block: &Block) -> Vec<Option<u32>> {
+fn same_sender_predecessors(block: &Block) -> Vec<Option<TxnIndex>> {
     let transactions = block.transactions();
-    let mut last_by_sender: FxHashMap<&PublicKey, u32> =
+    let mut last_by_sender: FxHashMap<&PublicKey, TxnIndex> =
         FxHashMap::with_capacity_and_hasher(transactions.len(), Default::default());
     transactions
         .iter()
-        .zip(0u32..)
+        .zip(0..)
         .map(|(tx, index)| last_by_sender.insert(tx.source(), index))
         .collect()
 }
@@ -459,7 +431,7 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
 
     fn execute(
         &self,
-        txn_idx: u32,
+        txn_idx: TxnIndex,
         reads: &mut SpeculativeReads<'_, Self>,
     ) -> Result<(TxSummary, TosWrites), ExecuteError<BlockError>> {
         let tx = self
@@ -467,7 +439,7 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
             .transactions()
             .get(txn_idx as usize)
             .ok_or_else(|| {
-                ExecuteError::Fatal(BlockError::InvariantViolation(format!(
+                ExecuteError::Failed(BlockError::InvariantViolation(format!(
                     "no transaction {txn_idx}"
                 )))
             })?;
@@ -483,44 +455,25 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
             hot,
         };
         match execute_transaction(tx, &mut view) {
-            Ok(TxOutcome {
-                result,
-                writes,
-                deltas,
-                fee,
-                burned,
-            }) => Ok((
-                TxSummary {
-                    result,
-                    fee,
-                    burned,
-                },
-                writes
-                    .into_iter()
-                    .map(value_write as fn(_) -> _)
-                    .chain(deltas.into_iter().map(delta_write as fn(_) -> _)),
-            )),
-            Err(VmError::Read(ViewError::Dependency(blocking))) => {
-                Err(ExecuteError::Dependency(blocking))
+            Ok(outcome) => {
+                let (summary, writes, deltas) = TxSummary::split(outcome);
+                Ok((
+                    summary,
+                    writes
+                        .into_iter()
+                        .map(value_write as fn(_) -> _)
+                        .chain(deltas.into_iter().map(delta_write as fn(_) -> _)),
+                ))
             }
-            Err(VmError::Read(ViewError::Storage(error))) => Err(ExecuteError::Fatal(error.into())),
-            Err(VmError::Read(ViewError::Block(error))) => Err(ExecuteError::Fatal(error)),
-            Err(VmError::InvalidState(key)) => Err(ExecuteError::Fatal(
+            Err(VmError::Read(ViewError::Blocked(blocker))) => Err(ExecuteError::Blocked(blocker)),
+            Err(VmError::Read(ViewError::Storage(error))) => {
+                Err(ExecuteError::Failed(error.into()))
+            }
+            Err(VmError::Read(ViewError::Block(error))) => Err(ExecuteError::Failed(error)),
+            Err(VmError::InvalidState(key)) => Err(ExecuteError::Failed(
                 VmError::<StorageError>::InvalidState(key).into(),
             )),
         }
-    }
-
-    fn predecessor(&self, txn_idx: u32) -> Option<u32> {
-        self.predecessors.get(txn_idx as usize).copied().flatten()
-    }
-
-    fn claim_size(&self) -> usize {
-        self.claim_size
-    }
-
-    fn sinks(&self) -> Vec<StateKey> {
-        self.sinks.clone()
     }
 
     /// A hot balance beneath the block: the prologue's value for the miner's TOS, the
@@ -536,146 +489,13 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
     }
 }
 
-/// Why a read through [`TosView`] did not return a value.
-enum ViewError {
-    Dependency(u32),
-    Storage(StorageError),
-    /// The base of a delta chain could not be read (storage, or a value of the wrong
-    /// kind).
-    Block(BlockError),
-}
-
-/// A transaction's view: the block's memory below it, then the prologue, then storage.
-struct TosView<'r, 'm, 't, S: StateView + ?Sized> {
-    reads: &'r mut SpeculativeReads<'m, TosTask<'t, S>>,
-    prologue: &'r Prologue,
-    storage: &'r S,
-    /// The balances to defer, unless this execution must be exact or none are.
-    hot: Option<&'r FxHashSet<StateKey>>,
-}
-
-impl<S: StateView + ?Sized> VmView for TosView<'_, '_, '_, S> {
-    type Error = ViewError;
-
-    fn defers(&mut self, key: &StateKey) -> bool {
-        self.hot.is_some_and(|hot| hot.contains(key))
-    }
-
-    fn covers(&mut self, key: &StateKey, amount: u64) -> Result<bool, ViewError> {
-        match self.reads.at_least(key, amount).map_err(ViewError::Block)? {
-            SpeculativePredicate::Holds => Ok(true),
-            SpeculativePredicate::Fails => Ok(false),
-            SpeculativePredicate::Dependency(blocking) => Err(ViewError::Dependency(blocking)),
-        }
-    }
-
-    fn read(&mut self, key: &StateKey) -> Result<Option<StateValue>, ViewError> {
-        match self.reads.read(key).map_err(ViewError::Block)? {
-            SpeculativeRead::Value(value) => Ok(Some(value)),
-            SpeculativeRead::Dependency(blocking) => Err(ViewError::Dependency(blocking)),
-            // The prologue and storage never change during the block, so a read that
-            // lands on them is validated as "still not in memory", like any storage read.
-            SpeculativeRead::NotFound => match self.prologue.get(key) {
-                Some(value) => Ok(Some(value.clone())),
-                None => self.storage.get(key).map_err(ViewError::Storage),
-            },
-        }
-    }
-
-    fn is_executed(&mut self, tx_hash: &Hash) -> Result<bool, ViewError> {
-        // Executed marks come from earlier blocks only (a block cannot hold one hash
-        // twice), so they are read from storage and need no validation.
-        self.storage
-            .is_executed(tx_hash)
-            .map_err(ViewError::Storage)
-    }
-}
-
-/// What the commit step needs of a transaction's outcome.
-#[derive(Debug)]
-struct TxSummary {
-    result: TxResult,
-    fee: u64,
-    burned: u64,
-}
-
 /// Folds fees and burns in block order as transactions commit; an overflow ends the block
 /// with the same error the oracle gives.
 #[derive(Default)]
 struct TotalsSink(Totals);
 
 impl CommitSink<TxSummary, BlockError> for TotalsSink {
-    fn commit(&mut self, _txn_idx: u32, summary: &TxSummary) -> Result<(), BlockError> {
-        self.0.add_amounts(summary.fee, summary.burned)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Payload, Transaction, Transfer};
-    use crate::workload::{Workload, WorkloadConfig, WorkloadKind};
-    use storage_adapter::{Asset, BlockStore, MemoryStore};
-
-    fn pay(source: u64, nonce: u64) -> Transaction {
-        let transfer = Transfer::new(Asset::TOS, PublicKey::from_index(99), 1);
-        Transaction::new(
-            PublicKey::from_index(source),
-            nonce,
-            0,
-            Payload::Transfers(vec![transfer]),
-        )
-    }
-
-    #[test]
-    fn each_transaction_is_hinted_to_its_senders_previous_one() {
-        let block = Block::new(
-            1,
-            PublicKey::from_index(0),
-            0,
-            vec![
-                pay(1, 0),
-                pay(2, 0),
-                pay(1, 1),
-                pay(3, 0),
-                pay(2, 1),
-                pay(1, 2),
-            ],
-        );
-        assert_eq!(
-            same_sender_predecessors(&block),
-            [None, None, Some(0), None, Some(1), Some(2)]
-        );
-    }
-
-    #[test]
-    fn nonce_chains_match_the_oracle_with_hints_and_without() {
-        let mut workload =
-            Workload::new(WorkloadConfig::new(WorkloadKind::NonceChains, 200, 2000, 5))
-                .expect("valid workload");
-        let store = MemoryStore::new();
-        store
-            .commit(&crate::genesis_commit(&workload.genesis_allocations()).expect("genesis"))
-            .expect("commit genesis");
-        let block = workload.next_block(1);
-        let snapshot = store.snapshot().expect("snapshot");
-        let expected = execute_sequential(&block, &snapshot).expect("oracle");
-        let config = BlockStmConfig {
-            threads: 4,
-            min_parallel_txns: 2,
-            contention_cutoff: None,
-        };
-        let hinted = BlockStmExecutor::new(config)
-            .execute(&block, &snapshot)
-            .expect("executes");
-        // How often a hint makes a transaction wait depends on the interleaving (the
-        // driver's own test forces it); the output never does.
-        assert_eq!(hinted.output, expected);
-        let unhinted = BlockStmExecutor::new(config)
-            .with_nonce_hints(false)
-            .execute(&block, &snapshot)
-            .expect("executes");
-        assert_eq!(unhinted.output, expected);
-        assert_eq!(unhinted.stats.hint_waits, 0);
+    fn commit(&mut self, _txn_idx: TxnIndex, summary: &TxSummary) -> Result<(), BlockError> {
+        summary.fold_into(&mut self.0)
     }
 }
