@@ -85,7 +85,7 @@ pub(super) fn print(
     if parallel.transactions > 0 {
         let per_tx = |count: u64| count as f64 / parallel.transactions as f64;
         // Block-STM's own counters; zero when another engine ran the blocks.
-        let counters = parallel.block_stm.clone().unwrap_or_default();
+        let counters = parallel.block_stm.unwrap_or_default();
         writeln!(
             out,
             "engine: {:.3} executions/tx, {:.3} validations/tx, {} aborts, {} dependency waits, {} nonce-hint waits, {} fallbacks, {} breaker trips",
