@@ -97,7 +97,7 @@ where
         let mut sink = lock(&self.sink);
         // Planted bug (loom models): commit on after the run halted and the sink failed,
         // as a worker that was past its `done` check did before the sink could close.
-        let ignore_halt = planted::planted!("commit_after_sink_failure");
+        let ignore_halt = blockstm_sync::planted!("commit_after_sink_failure");
         while ignore_halt || (!self.scheduler.is_halted() && sink.open) {
             let Some(candidate) = committer.next_candidate() else {
                 break;
@@ -152,7 +152,7 @@ where
             let slot = lock(&self.outputs[candidate.txn_idx as usize]);
             let result = match &*slot {
                 // Planted bug (loom models): the output was folded when it was produced.
-                Some(_) if planted::planted!("fold_at_execution") => Ok(()),
+                Some(_) if blockstm_sync::planted!("fold_at_execution") => Ok(()),
                 Some((incarnation, output)) if *incarnation == candidate.incarnation => {
                     sink.commit(candidate.txn_idx, output)
                 }

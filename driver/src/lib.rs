@@ -68,11 +68,12 @@ mod plan;
 mod run;
 mod settle;
 mod stats;
-mod sync;
 mod task;
 mod view;
 mod worker;
 
+// The atomics and locks, `std`'s or loom's (see `blockstm-sync`).
+use blockstm_sync as sync;
 pub use error::{DriverError, Invariant};
 pub use mvmemory::{Counter, Write};
 pub use plan::Plan;

@@ -81,7 +81,7 @@ where
             // `work` catches panics itself, so a join error cannot happen; if it somehow
             // did, the halted scheduler and the recorded error already say what went wrong.
             if let Ok(helper_stats) = helper.join() {
-                stats.add(&helper_stats);
+                stats.accumulate(&helper_stats);
             }
         }
         stats

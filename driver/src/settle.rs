@@ -26,7 +26,7 @@ where
         fence(Ordering::SeqCst);
         // Planted bug (loom models): suspend without looking at the frontier again, so a
         // waiter that announced itself after the committer last looked is never woken.
-        let settled = !planted::planted!("settle_wait_without_recheck")
+        let settled = !blockstm_sync::planted!("settle_wait_without_recheck")
             && self.memory.settled_below() >= txn_idx as usize;
         if settled {
             let lowest = waiters.iter().min().map_or(usize::MAX, |&w| w as usize);

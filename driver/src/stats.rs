@@ -2,6 +2,7 @@
 
 /// Counters of one parallel run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DriverStats {
     /// Executions started, re-executions and executions cut short by a dependency included.
     pub executions: u64,
@@ -38,7 +39,7 @@ pub struct DriverStats {
 
 impl DriverStats {
     /// Adds another worker's counters.
-    pub fn add(&mut self, other: &DriverStats) {
+    pub fn accumulate(&mut self, other: &DriverStats) {
         self.executions += other.executions;
         self.validations += other.validations;
         self.commit_validations += other.commit_validations;

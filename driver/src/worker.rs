@@ -137,7 +137,7 @@ where
                     *read_buffer = recorded.spare_read_buffer;
                     // Planted bug (loom models): fold the output when it is produced
                     // rather than when it is final, so aborted incarnations leak into it.
-                    if planted::planted!("fold_at_execution") {
+                    if blockstm_sync::planted!("fold_at_execution") {
                         if let Err(error) = lock(&self.sink).commit(txn_idx, &output) {
                             self.fail(error);
                             return None;

@@ -514,7 +514,7 @@ fn delta_and_predicate_paths_are_exercised() {
             stats.delta_writes > 0 && stats.predicate_reads > 0,
             "{stats:?}"
         );
-        total.add(&stats);
+        total.accumulate(&stats);
         if attempt >= 2 && total.delta_saves > 0 && total.predicate_saves > 0 {
             break;
         }
@@ -576,7 +576,7 @@ fn sinks_settle_in_block_order_and_their_readers_wait() {
         assert!(stats.exact_reexecutions > 0, "{stats:?}");
         assert!(stats.delta_writes > 0, "{stats:?}");
         assert_eq!(stats.delta_reads, 0, "a sink is never summed: {stats:?}");
-        total.add(&stats);
+        total.accumulate(&stats);
         if attempt >= 2 && total.settle_waits > 0 && total.delta_saves > 0 {
             break;
         }

@@ -51,7 +51,7 @@ where
         .collect();
     let mut stats = work(&run);
     for helper in helpers {
-        stats.add(
+        stats.accumulate(
             &helper
                 .join()
                 .expect("a worker never panics in these models"),

@@ -99,10 +99,11 @@ mod outcome;
 mod read;
 mod sink;
 mod snapshot;
-mod sync;
 mod validation;
 mod version;
 
+// The atomics and locks, `std`'s or loom's (see `blockstm-sync`).
+use blockstm_sync as sync;
 pub use captured_reads::{ReadDescriptor, ReadOrigin};
 pub use delta::{Counter, Write};
 pub use index::KeyId;

@@ -203,7 +203,7 @@ where
     /// aborted and will most likely write the same keys again).
     pub fn convert_writes_to_estimates(&self, txn_idx: TxnIndex) {
         // Planted bug (loom models): aborted writes stay readable as values.
-        if planted::planted!("skip_estimates") {
+        if blockstm_sync::planted!("skip_estimates") {
             return;
         }
         let sets = lock(self.sets(txn_idx));

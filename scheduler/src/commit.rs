@@ -59,7 +59,7 @@ impl Committer<'_> {
             return None;
         }
         // Planted bug (loom models): trust any earlier validation, or none at all.
-        let needs_validation = !planted::planted!("commit_without_validation")
+        let needs_validation = !blockstm_sync::planted!("commit_without_validation")
             && state
                 .validated_epoch
                 .is_none_or(|epoch| epoch < self.state.max_record_epoch);

@@ -90,8 +90,9 @@
 mod claim;
 mod commit;
 mod status;
-mod sync;
 
+// The atomics and locks, `std`'s or loom's (see `blockstm-sync`).
+use blockstm_sync as sync;
 use crossbeam_utils::CachePadded;
 
 pub use claim::ExecutionClaim;
@@ -235,7 +236,7 @@ impl Scheduler {
         let observed = self.decrease_cnt.load(ORDER);
         // Planted bug (loom models): the paper's condition without the rolling commit's,
         // so workers may leave while transactions are still uncommitted.
-        let all_committed = if planted::planted!("done_ignores_commit") {
+        let all_committed = if blockstm_sync::planted!("done_ignores_commit") {
             self.execution_idx.load(ORDER) >= self.num_txns
         } else {
             self.commit_idx.load(ORDER) == self.num_txns
@@ -419,15 +420,16 @@ impl Scheduler {
             state.record_epoch = record_epoch;
             // Planted bug (loom models): count the reads as validated whenever they ran,
             // as if a lower transaction could not record new writes after they started.
-            state.validated_epoch = if planted::planted!("execution_counts_as_late_validation") {
-                validated_epoch.map(|_| record_epoch)
-            } else {
-                validated_epoch
-            };
+            state.validated_epoch =
+                if blockstm_sync::planted!("execution_counts_as_late_validation") {
+                    validated_epoch.map(|_| record_epoch)
+                } else {
+                    validated_epoch
+                };
             std::mem::take(&mut state.dependents)
         };
         // Planted bug (loom models): waiting transactions are never woken.
-        let dependents = if planted::planted!("skip_dependency_resume") {
+        let dependents = if blockstm_sync::planted!("skip_dependency_resume") {
             Vec::new()
         } else {
             dependents

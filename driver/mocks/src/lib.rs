@@ -7,8 +7,8 @@
 //! `--cfg loom`, under every interleaving the loom models explore (`loom-tests`); its
 //! atomics and locks come from `sync`, which switches to loom's under `cfg(loom)`.
 
-mod sync;
-
+// The atomics and locks, `std`'s or loom's (see `blockstm-sync`).
+use blockstm_sync as sync;
 use std::collections::HashMap;
 
 use blockstm_driver::{
@@ -94,7 +94,7 @@ impl MockBlock {
         if self.reward == 0 {
             return;
         }
-        if !planted::planted!("reward_in_transaction") {
+        if !blockstm_sync::planted!("reward_in_transaction") {
             let miner = self.storage.entry(0).or_insert(0);
             *miner = miner
                 .checked_add(self.reward)
@@ -127,7 +127,7 @@ impl MockBlock {
         let txn = &self.txns[txn_idx];
         // Planted bug: the reward applied by a transaction's execution, which Block-STM may
         // repeat. The correct code applies it in `apply_prologue`, outside any transaction.
-        if planted::planted!("reward_in_transaction")
+        if blockstm_sync::planted!("reward_in_transaction")
             && txn_idx == self.txns.len() - 1
             && self.reward > 0
         {

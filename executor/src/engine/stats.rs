@@ -66,75 +66,9 @@ impl ExecutionStats {
 }
 
 /// What only Block-STM counts: its validations, aborts and waits, and what its deltas,
-/// predicates and balances settled at commit did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct BlockStmCounters {
-    /// Read-set validations.
-    pub validations: u64,
-    /// Incarnations aborted by a failed validation.
-    pub aborts: u64,
-    /// Times a transaction waited on an unfinished dependency.
-    pub dependency_waits: u64,
-    /// Times a transaction was held back, before it started, until the same sender's
-    /// previous transaction had executed (its nonce hint): each is an execution that would
-    /// most likely have been aborted.
-    pub hint_waits: u64,
-    /// Deltas committed (one per transaction and hot balance it changed).
-    pub delta_writes: u64,
-    /// Committed deltas whose balance a lower transaction changed after the delta was
-    /// recorded. A read-modify-write there would have been invalidated: each is an abort
-    /// that deltas avoided.
-    pub delta_saves: u64,
-    /// Reads resolved by summing deltas.
-    pub delta_reads: u64,
-    /// Debits checked as "balance ≥ spend" predicates.
-    pub predicate_reads: u64,
-    /// Validations in which a predicate held although the balance had changed since it
-    /// was read: each would have failed, and aborted, as an exact read.
-    pub predicate_saves: u64,
-    /// Transactions run again without deltas because a delta's total did not fit a `u64`
-    /// at commit (they then fail with a credit overflow, as in the oracle).
-    pub exact_reexecutions: u64,
-    /// Executions suspended until every lower transaction had committed, because they
-    /// read a hot balance settled at commit (see [`super::blockstm::SinkPolicy`]).
-    pub settle_waits: u64,
-}
-
-impl BlockStmCounters {
-    /// Adds another block's counters.
-    pub fn accumulate(&mut self, other: &BlockStmCounters) {
-        self.validations += other.validations;
-        self.aborts += other.aborts;
-        self.dependency_waits += other.dependency_waits;
-        self.hint_waits += other.hint_waits;
-        self.delta_writes += other.delta_writes;
-        self.delta_saves += other.delta_saves;
-        self.delta_reads += other.delta_reads;
-        self.predicate_reads += other.predicate_reads;
-        self.predicate_saves += other.predicate_saves;
-        self.exact_reexecutions += other.exact_reexecutions;
-        self.settle_waits += other.settle_waits;
-    }
-}
-
-/// The parallel run's counters, as the generic driver kept them.
-impl From<&blockstm_driver::DriverStats> for BlockStmCounters {
-    fn from(driver: &blockstm_driver::DriverStats) -> Self {
-        Self {
-            validations: driver.validations,
-            aborts: driver.aborts,
-            dependency_waits: driver.dependency_waits,
-            hint_waits: driver.hint_waits,
-            delta_writes: driver.delta_writes,
-            delta_saves: driver.delta_saves,
-            delta_reads: driver.delta_reads,
-            predicate_reads: driver.predicate_reads,
-            predicate_saves: driver.predicate_saves,
-            exact_reexecutions: driver.exact_reexecutions,
-            settle_waits: driver.settle_waits,
-        }
-    }
-}
+/// predicates and balances settled at commit did. These are exactly the driver's
+/// counters, one type for both (serialized through the driver's `serde` feature).
+pub use blockstm_driver::DriverStats as BlockStmCounters;
 
 /// What only batch grouping counts: the batches it split the block into.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]

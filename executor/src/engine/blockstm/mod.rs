@@ -253,7 +253,7 @@ impl BlockStmExecutor {
                 let stats = ExecutionStats {
                     transactions: transactions as u64,
                     executions: driver.executions,
-                    block_stm: Some(BlockStmCounters::from(&driver)),
+                    block_stm: Some(driver),
                     ..ExecutionStats::default()
                 };
                 tracing::debug!(?driver, "block executed");
