@@ -100,7 +100,7 @@ proptest! {
         let (calls, result) = with_watchdog(what.clone(), move || {
             let calls = Mutex::new(Vec::new());
             let sink = FailingSink { fail_at, failure, calls: &calls };
-            let result = run_parallel(&block, block.txns.len(), block.plan(), threads, sink)
+            let result = block.run_into(threads, sink)
                 .map(|(run, _)| run.stats);
             let calls = calls.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
             (calls, result)
@@ -168,7 +168,7 @@ proptest! {
         );
         let (expected, result) = with_watchdog(what.clone(), move || {
             let expected = sequential(&block);
-            let result = run_parallel(&block, block.txns.len(), block.plan(), threads, OrderSink::default())
+            let result = block.run_into(threads, OrderSink::default())
                 .map(|(run, sink)| (run.outputs, run.writes, sink.committed));
             (expected, result)
         });
@@ -190,14 +190,9 @@ fn any_thread_count_runs_the_block() {
         let block = MockBlock::new(0..64, HashMap::new(), 5);
         let expected = sequential(&block);
         let (run, sink) = with_watchdog(format!("{threads} threads"), move || {
-            run_parallel(
-                &block,
-                block.txns.len(),
-                block.plan(),
-                threads,
-                OrderSink::default(),
-            )
-            .expect("a small block runs")
+            block
+                .run_into(threads, OrderSink::default())
+                .expect("a small block runs")
         });
         assert_eq!(run.outputs, expected.0, "{threads} threads");
         assert_eq!(sink.committed, (0..64).collect::<Vec<u32>>());
@@ -236,15 +231,10 @@ fn huge_claims_on_two_and_three_threads_finish() {
             let expected = sequential(&block);
             let what = format!("{num_txns} transactions, claim {size}, {threads} threads");
             let run = with_watchdog(what.clone(), move || {
-                run_parallel(
-                    &block,
-                    block.txns.len(),
-                    block.plan(),
-                    threads,
-                    OrderSink::default(),
-                )
-                .map(|(run, _)| run.outputs)
-                .map_err(|error| format!("{error:?}"))
+                block
+                    .run_into(threads, OrderSink::default())
+                    .map(|(run, _)| run.outputs)
+                    .map_err(|error| format!("{error:?}"))
             });
             assert_eq!(run.as_ref(), Ok(&expected.0), "{what}");
         }

@@ -4,9 +4,9 @@
 mod support;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use blockstm_driver::{run_parallel, CommitSink, DriverError};
+use blockstm_driver::{CommitSink, DriverError};
 use proptest::prelude::*;
 use support::*;
 
@@ -16,7 +16,7 @@ proptest! {
     #[test]
     fn parallel_run_equals_sequential_baseline(block in block_strategy(), threads in 1usize..=8) {
         let (expected_outputs, expected_writes) = sequential(&block);
-        let (run, sink) = run_parallel(&block, block.txns.len(), block.plan(), threads, OrderSink::default())
+        let (run, sink) = block.run_into(threads, OrderSink::default())
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         prop_assert_eq!(run.outputs, expected_outputs);
         let writes: HashMap<u64, u64> = run.writes.into_iter().collect();
@@ -30,25 +30,10 @@ proptest! {
 #[test]
 fn heavy_contention_on_one_key_is_exact_and_repeatable() {
     // Every transaction reads and writes key 0: a chain of true dependencies.
-    let block = MockBlock {
-        txns: (0..2000).map(|i| MockTxn { seed: i * 4 + 1 }).collect(),
-        storage: HashMap::new(),
-        num_keys: 1,
-        panic_at: None,
-        executions: AtomicUsize::new(0),
-        claim_size: 1,
-        predecessor_gap: 0,
-    };
+    let block = MockBlock::new((0..2000).map(|i| i * 4 + 1), HashMap::new(), 1);
     let expected = sequential(&block);
     for _ in 0..5 {
-        let (run, sink) = run_parallel(
-            &block,
-            block.txns.len(),
-            block.plan(),
-            8,
-            OrderSink::default(),
-        )
-        .expect("no error");
+        let (run, sink) = block.run_into(8, OrderSink::default()).expect("no error");
         assert_eq!(run.outputs, expected.0);
         assert_eq!(
             run.writes.into_iter().collect::<HashMap<_, _>>(),
@@ -61,21 +46,10 @@ fn heavy_contention_on_one_key_is_exact_and_repeatable() {
 #[test]
 fn a_panicking_transaction_ends_the_run_without_hanging() {
     let block = MockBlock {
-        txns: (0..500).map(|seed| MockTxn { seed }).collect(),
-        storage: HashMap::new(),
-        num_keys: 8,
         panic_at: Some(250),
-        executions: AtomicUsize::new(0),
-        claim_size: 1,
-        predecessor_gap: 0,
+        ..MockBlock::new(0..500, HashMap::new(), 8)
     };
-    let result = run_parallel(
-        &block,
-        block.txns.len(),
-        block.plan(),
-        4,
-        OrderSink::default(),
-    );
+    let result = block.run_into(4, OrderSink::default());
     match result {
         Err(DriverError::Panicked(message)) => {
             assert!(message.contains("mock transaction 250 panics"))
@@ -99,16 +73,8 @@ fn a_fatal_error_in_the_sink_ends_the_run() {
             }
         }
     }
-    let block = MockBlock {
-        txns: (0..400).map(|seed| MockTxn { seed }).collect(),
-        storage: HashMap::new(),
-        num_keys: 16,
-        panic_at: None,
-        executions: AtomicUsize::new(0),
-        claim_size: 1,
-        predecessor_gap: 0,
-    };
-    match run_parallel(&block, block.txns.len(), block.plan(), 4, FailingSink) {
+    let block = MockBlock::new(0..400, HashMap::new(), 16);
+    match block.run_into(4, FailingSink) {
         Err(DriverError::Sink { error: message, .. }) => assert_eq!(message, "overflow at 100"),
         other => panic!(
             "expected the sink's error, got {:?}",
@@ -119,17 +85,10 @@ fn a_fatal_error_in_the_sink_ends_the_run() {
 
 #[test]
 fn empty_block_runs() {
-    let block = MockBlock {
-        txns: Vec::new(),
-        storage: HashMap::new(),
-        num_keys: 1,
-        panic_at: None,
-        executions: AtomicUsize::new(0),
-        claim_size: 1,
-        predecessor_gap: 0,
-    };
-    let (run, sink) =
-        run_parallel(&block, 0, block.plan(), 4, OrderSink::default()).expect("empty block");
+    let block = MockBlock::new([], HashMap::new(), 1);
+    let (run, sink) = block
+        .run_into(4, OrderSink::default())
+        .expect("empty block");
     assert!(run.outputs.is_empty() && run.writes.is_empty() && sink.committed.is_empty());
     assert_eq!(block.executions.load(Ordering::Relaxed), 0);
 }

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use blockstm_driver::{
-    CommitSink, ExecuteError, ParallelTask, Plan, SpeculativeRead, SpeculativeReads, Write,
+    run_parallel, CommitSink, ExecuteError, ParallelTask, Plan, RunResult, SpeculativeRead,
+    SpeculativeReads, Write,
 };
 use proptest::prelude::*;
 
@@ -78,6 +79,15 @@ pub struct MockBlock {
 }
 
 impl MockBlock {
+    /// Runs the whole block on `threads` threads with its plan, into `sink`.
+    pub fn run_into<S: CommitSink<Vec<u64>, String>>(
+        &self,
+        threads: usize,
+        sink: S,
+    ) -> RunResult<Self, S> {
+        run_parallel(self, self.txns.len(), self.plan(), threads, sink)
+    }
+
     /// The schedule the block's claim size and hint gap ask for.
     pub fn plan(&self) -> Plan<u64> {
         let gap = self.predecessor_gap;
