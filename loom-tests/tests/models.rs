@@ -2,7 +2,7 @@
 //! block on the real scheduler, MVMemory and driver.
 //!
 //! Planted bugs: running with `LOOM_PLANTED_BUG=NAME` switches a deliberate bug on in
-//! the real code (see the `planted` crate); the model that guards against it must then
+//! the real code (see the `blockstm-sync` crate); the model that guards against it must then
 //! fail, which proves the model can fail at all. `scripts/loom.sh` builds once, runs the
 //! models on the real code, then runs each guarding model with its bug and checks that
 //! it fails.
