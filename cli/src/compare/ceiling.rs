@@ -87,12 +87,17 @@ fn copies(
             .map(|_| scope.spawn(|| copy(&start, args, genesis, blocks, warmup)))
             .collect();
         start.wait();
-        let started = Instant::now();
-        let mut finished = started;
+        // Each copy times itself from the barrier: this thread may be scheduled only after
+        // the copies have finished, so its own clock would miss their work.
+        let mut span: Option<(Instant, Instant)> = None;
         let mut failure = None;
         for worker in workers {
             match worker.join() {
-                Ok(Ok(end)) => finished = finished.max(end),
+                Ok(Ok((began, ended))) => {
+                    span = Some(span.map_or((began, ended), |(first, last)| {
+                        (first.min(began), last.max(ended))
+                    }));
+                }
                 Ok(Err(error)) => {
                     failure.get_or_insert(error);
                 }
@@ -103,20 +108,20 @@ fn copies(
         }
         match failure {
             Some(error) => Err(error),
-            None => Ok(finished.duration_since(started)),
+            None => Ok(span.map_or(Duration::ZERO, |(first, last)| last.duration_since(first))),
         }
     })
 }
 
 /// One copy: a private store with genesis and the warm-up blocks (untimed), then, once
-/// every copy is ready, the timed blocks; returns when it finished.
+/// every copy is ready, the timed blocks; returns when its timed part began and ended.
 fn copy(
     start: &Barrier,
     args: &CompareArgs,
     genesis: &BlockCommit,
     blocks: &[Block],
     warmup: usize,
-) -> anyhow::Result<Instant> {
+) -> anyhow::Result<(Instant, Instant)> {
     // Whatever happens while preparing, this thread reaches the barrier, so that the
     // others (and the timer) never wait for it forever.
     let prepared = catch_unwind(AssertUnwindSafe(|| {
@@ -127,10 +132,11 @@ fn copy(
         Ok::<_, anyhow::Error>((store, engine))
     }));
     start.wait();
+    let began = Instant::now();
     let (store, engine) =
         prepared.map_err(|_| anyhow!("a thread measuring the ceiling panicked"))??;
     apply(&engine, &store, &blocks[warmup..])?;
-    Ok(Instant::now())
+    Ok((began, Instant::now()))
 }
 
 /// Executes and commits `blocks` in order.
