@@ -44,6 +44,8 @@ reward_in_transaction miner_reward_applied_exactly_once
 skip_estimates mvmemory_one_key
 skip_estimates mvmemory_deltas_rewritten_as_delta
 settle_wait_without_recheck sink_readers_wait_for_the_settled_frontier
+frontier_run_without_epoch frontier_runs_beside_speculation
+frontier_run_unpublished frontier_runs_beside_speculation
 PLANTED
 if [ "$failures" -gt 0 ]; then
     echo "loom: ${failures} planted bug(s) not caught" >&2

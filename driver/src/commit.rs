@@ -1,7 +1,8 @@
 //! The rolling commit: whichever worker holds the commit role commits every transaction
 //! that is ready, in block order, validating it on the spot when no earlier validation
 //! is recent enough, resolving its deltas, settling its sinks and handing its output to
-//! the commit sink.
+//! the commit sink. When the next transaction to commit has not started, the same worker
+//! runs it, and those after it, at the frontier (the `frontier` module).
 
 use mvmemory::DeltaCommit;
 use scheduler::Task;
@@ -95,11 +96,19 @@ where
     pub(crate) fn commit_ready(&self, stats: &mut DriverStats) -> Option<Task> {
         let mut committer = self.scheduler.try_commit()?;
         let mut sink = lock(&self.sink);
+        let mut runs_left = self.plan.frontier_run > 0;
         // Planted bug (loom models): commit on after the run halted and the sink failed,
         // as a worker that was past its `done` check did before the sink could close.
         let ignore_halt = blockstm_sync::planted!("commit_after_sink_failure");
         while ignore_halt || (!self.scheduler.is_halted() && sink.open) {
             let Some(candidate) = committer.next_candidate() else {
+                // Nothing executed to commit: run what comes next at the frontier. A run
+                // that commits nothing (its first transaction had to wait) is the last:
+                // the ordinary path takes that transaction.
+                if runs_left {
+                    runs_left = self.frontier_run(&mut committer, &mut sink, stats)?;
+                    continue;
+                }
                 break;
             };
             if candidate.needs_validation {

@@ -7,7 +7,8 @@
 //!
 //! - [`ParallelTask`] (`task`) says how to execute one transaction against a
 //!   [`SpeculativeReads`] view (`view`) and how to read the state beneath the block;
-//! - a [`Plan`] (`plan`) says how the block is scheduled: hints, claims, sinks;
+//! - a [`Plan`] (`plan`) says how the block is scheduled: hints, claims, sinks, frontier
+//!   runs (`frontier`: the commit role executing at the commit frontier, on final state);
 //! - a [`CommitSink`] receives each transaction's output once, in block order, as soon
 //!   as it is final (the rolling commit, `commit`);
 //! - [`run_parallel`] (`run`) runs the workers (`worker`) and returns a [`ParallelRun`]
@@ -64,6 +65,7 @@
 
 mod commit;
 mod error;
+mod frontier;
 mod plan;
 mod run;
 mod settle;

@@ -5,7 +5,7 @@
 
 use crate::TxnIndex;
 
-/// The schedule of one run: hints, execution claims and sinks.
+/// The schedule of one run: hints, execution claims, sinks and frontier runs.
 ///
 /// ```
 /// use blockstm_driver::Plan;
@@ -16,6 +16,8 @@ use crate::TxnIndex;
 ///     predecessors: vec![None, None, Some(0)],
 ///     claim_size: 4,
 ///     sinks: vec!["fees"],
+///     // The commit role runs up to 64 transactions at a time at the frontier.
+///     frontier_run: 64,
 /// };
 /// assert_eq!(plan.predecessor(2), Some(0));
 /// assert_eq!(plan.predecessor(7), None);
@@ -42,15 +44,27 @@ pub struct Plan<K> {
     /// waits until every lower transaction has committed. For keys the block writes
     /// often and reads seldom: a balance it only credits.
     pub sinks: Vec<K>,
+    /// Frontier runs: the most transactions the worker holding the commit role executes
+    /// in one go at the commit frontier (0: none). When the next transaction to commit
+    /// has not started, every lower one is final, so that worker runs it, and the ones
+    /// after it, on final state: no read sets, no validation, one memory entry per key
+    /// the run writes rather than per write, and the run commits at once. A single
+    /// worker then does little more than sequential execution would. With several
+    /// workers, the others run speculatively above the run, and those that read around
+    /// its writes are validated again when it commits; so a long run costs them more
+    /// re-executions on a contended block. Any value is accepted (clamped to the block).
+    pub frontier_run: usize,
 }
 
 impl<K> Default for Plan<K> {
-    /// The paper's schedule: no hints, one transaction per claim, no sinks.
+    /// The paper's schedule: no hints, one transaction per claim, no sinks, no frontier
+    /// runs.
     fn default() -> Self {
         Self {
             predecessors: Vec::new(),
             claim_size: 1,
             sinks: Vec::new(),
+            frontier_run: 0,
         }
     }
 }

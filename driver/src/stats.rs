@@ -35,6 +35,11 @@ pub struct DriverStats {
     /// Executions suspended until every lower transaction had committed, because they
     /// read a [sink](crate::Plan::sinks).
     pub settle_waits: u64,
+    /// [Frontier runs](crate::Plan::frontier_run) made by the commit role.
+    pub frontier_runs: u64,
+    /// Transactions executed and committed in frontier runs (counted in `executions`
+    /// too): final on their first execution, with no read set to validate.
+    pub frontier_txns: u64,
 }
 
 impl DriverStats {
@@ -53,5 +58,7 @@ impl DriverStats {
         self.predicate_saves += other.predicate_saves;
         self.exact_reexecutions += other.exact_reexecutions;
         self.settle_waits += other.settle_waits;
+        self.frontier_runs += other.frontier_runs;
+        self.frontier_txns += other.frontier_txns;
     }
 }

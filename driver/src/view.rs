@@ -1,10 +1,29 @@
 //! A transaction's speculative view of the block: reads through the multi-version
 //! memory, recorded as the incarnation's read set, and what a read can find.
 
-use mvmemory::{MVMemory, PredicateRead, ReadDescriptor, ReadResult};
+use mvmemory::{Counter, MVMemory, PredicateRead, ReadDescriptor, ReadResult, Version};
+use rustc_hash::FxHashMap;
 
 use crate::task::ParallelTask;
 use crate::TxnIndex;
+
+/// What a [frontier run](crate::Plan::frontier_run) has written so far: each key's last
+/// value in the run and the version that wrote it. Its transactions read here first.
+pub(crate) type Overlay<K, V> = FxHashMap<K, (Version, V)>;
+
+/// How a view reads: speculatively, recording a read set, or at the commit frontier.
+enum Mode<'a, K, V> {
+    /// Below a transaction that may run ahead of lower ones: reads are recorded for
+    /// validation, and may meet unfinished writers.
+    Speculative,
+    /// Inside a frontier run that began at `start`: everything below `start` is final,
+    /// and the run's own earlier writes are in `overlay`, so reads are final and recorded
+    /// nowhere.
+    Frontier {
+        start: TxnIndex,
+        overlay: &'a Overlay<K, V>,
+    },
+}
 
 /// What an execution must wait for before it can read on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,6 +64,7 @@ pub struct SpeculativeReads<'a, T: ParallelTask + ?Sized> {
     memory: &'a MVMemory<T::Key, T::Value>,
     task: &'a T,
     txn_idx: TxnIndex,
+    mode: Mode<'a, T::Key, T::Value>,
     reads: Vec<ReadDescriptor>,
     deltas_allowed: bool,
     delta_reads: u64,
@@ -64,6 +84,7 @@ impl<T: ParallelTask + ?Sized> std::fmt::Debug for SpeculativeReads<'_, T> {
             .field("txn_idx", &self.txn_idx)
             .field("reads", &self.reads.len())
             .field("deltas_allowed", &self.deltas_allowed)
+            .field("at_frontier", &matches!(self.mode, Mode::Frontier { .. }))
             .finish_non_exhaustive()
     }
 }
@@ -83,8 +104,31 @@ impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
             memory,
             task,
             txn_idx,
+            mode: Mode::Speculative,
             reads,
             deltas_allowed,
+            delta_reads: 0,
+            predicate_reads: 0,
+        }
+    }
+
+    /// A view for `txn_idx` inside a frontier run that began at `start`: it reads the
+    /// run's `overlay`, then the memory below `start`, all final; it records nothing, and
+    /// allows no deltas (exact values cost nothing where nothing conflicts).
+    pub(crate) fn at_frontier(
+        memory: &'a MVMemory<T::Key, T::Value>,
+        task: &'a T,
+        txn_idx: TxnIndex,
+        start: TxnIndex,
+        overlay: &'a Overlay<T::Key, T::Value>,
+    ) -> Self {
+        Self {
+            memory,
+            task,
+            txn_idx,
+            mode: Mode::Frontier { start, overlay },
+            reads: Vec::new(),
+            deltas_allowed: false,
             delta_reads: 0,
             predicate_reads: 0,
         }
@@ -115,6 +159,9 @@ impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
     /// through deltas that reach the bottom of the block asks the task for the key's
     /// base ([`ParallelTask::counter_base`]), whose error it returns.
     pub fn read(&mut self, key: &T::Key) -> Result<SpeculativeRead<T::Value>, T::Error> {
+        if let Mode::Frontier { start, overlay } = self.mode {
+            return self.read_final(key, start, overlay);
+        }
         loop {
             let read = match self
                 .memory
@@ -149,6 +196,15 @@ impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
         key: &T::Key,
         threshold: u64,
     ) -> Result<SpeculativePredicate, T::Error> {
+        if let Mode::Frontier { start, overlay } = self.mode {
+            return Ok(match self.read_final(key, start, overlay)? {
+                SpeculativeRead::Value(value) => predicate(value.count(), threshold),
+                SpeculativeRead::NotFound => {
+                    predicate(Some(self.task.counter_base(key)?), threshold)
+                }
+                SpeculativeRead::Blocked(blocker) => SpeculativePredicate::Blocked(blocker),
+            });
+        }
         loop {
             let predicate =
                 match self
@@ -175,9 +231,50 @@ impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
         }
     }
 
+    /// A read inside a frontier run: the run's own writes, then the final memory below
+    /// the run. Nothing below the run is unfinished, so the blockers cannot occur; were
+    /// one reported all the same, the run would hand the transaction back to the
+    /// ordinary path rather than trust it.
+    fn read_final(
+        &self,
+        key: &T::Key,
+        start: TxnIndex,
+        overlay: &Overlay<T::Key, T::Value>,
+    ) -> Result<SpeculativeRead<T::Value>, T::Error> {
+        if let Some((_, value)) = overlay.get(key) {
+            return Ok(SpeculativeRead::Value(value.clone()));
+        }
+        loop {
+            return Ok(match self.memory.read(key, start) {
+                ReadResult::Value { value, .. }
+                | ReadResult::Summed { value }
+                | ReadResult::Settled { value } => SpeculativeRead::Value(value),
+                ReadResult::NotFound => SpeculativeRead::NotFound,
+                ReadResult::NeedsBase => {
+                    self.provide_base(key)?;
+                    continue;
+                }
+                ReadResult::Dependency { blocking_txn } => {
+                    SpeculativeRead::Blocked(Blocker::Txn(blocking_txn))
+                }
+                ReadResult::Unsettled => SpeculativeRead::Blocked(Blocker::CommitFrontier),
+            });
+        }
+    }
+
     fn provide_base(&self, key: &T::Key) -> Result<(), T::Error> {
         let base = self.task.counter_base(key)?;
         self.memory.provide_base(key, base);
         Ok(())
+    }
+}
+
+/// The predicate "at least `threshold`" over an exact count (`None`: not a counter, which
+/// holds no amount).
+fn predicate(count: Option<u64>, threshold: u64) -> SpeculativePredicate {
+    if count.is_some_and(|count| count >= threshold) {
+        SpeculativePredicate::Holds
+    } else {
+        SpeculativePredicate::Fails
     }
 }

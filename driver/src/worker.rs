@@ -40,9 +40,15 @@ where
         let mut pending: Option<Task> = None;
         let mut idle_rounds = 0u32;
         while !self.scheduler.done() {
-            let task = pending
-                .take()
-                .or_else(|| self.scheduler.next_task_claiming(&mut claim));
+            // Committing comes first: it frees the frontier, and when the next
+            // transaction to commit has not started, the committer runs it there itself
+            // (see `frontier`), which is cheaper than any speculative execution.
+            let task = match pending.take() {
+                Some(task) => Some(task),
+                None => self
+                    .commit_ready(stats)
+                    .or_else(|| self.scheduler.next_task_claiming(&mut claim)),
+            };
             pending = match task {
                 Some(Task::Execute {
                     txn_idx,
@@ -54,10 +60,7 @@ where
                 }) => self.validate(txn_idx, incarnation, stats),
                 None => None,
             };
-            if pending.is_none() {
-                pending = self.commit_ready(stats);
-            }
-            if task.is_none() && pending.is_none() {
+            if task.is_none() {
                 // Nothing to do until another worker finishes something.
                 idle_rounds += 1;
                 sync::idle(idle_rounds);

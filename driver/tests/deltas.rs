@@ -148,6 +148,8 @@ struct DeltaBlock {
     claim_size: usize,
     /// Keys settled at commit instead of versioned ([`Plan::sinks`]).
     sinks: Vec<u64>,
+    /// The longest frontier run ([`Plan::frontier_run`]; 0: none).
+    frontier_run: usize,
 }
 
 impl DeltaBlock {
@@ -157,6 +159,7 @@ impl DeltaBlock {
             predecessors: Vec::new(),
             claim_size: self.claim_size,
             sinks: self.sinks.clone(),
+            frontier_run: self.frontier_run,
         }
     }
 
@@ -353,23 +356,27 @@ fn delta_block_strategy() -> impl Strategy<Value = DeltaBlock> {
                 // Each key a sink one time in three: read, predicate-checked and
                 // written by every kind of operation, as versioned keys are.
                 proptest::collection::vec(proptest::bool::weighted(0.35), num_keys as usize),
+                prop_oneof![Just(0usize), Just(1usize), 2usize..40, Just(usize::MAX)],
             )
         })
-        .prop_map(|(ops, balances, claim_size, sink_mask)| DeltaBlock {
-            ops,
-            storage: balances
-                .into_iter()
-                .enumerate()
-                .filter_map(|(key, balance)| Some((key as u64, balance?)))
-                .collect(),
-            spin_micros: Vec::new(),
-            claim_size,
-            sinks: (0u64..)
-                .zip(sink_mask)
-                .filter(|(_, sink)| *sink)
-                .map(|(key, _)| key)
-                .collect(),
-        })
+        .prop_map(
+            |(ops, balances, claim_size, sink_mask, frontier_run)| DeltaBlock {
+                ops,
+                storage: balances
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(key, balance)| Some((key as u64, balance?)))
+                    .collect(),
+                spin_micros: Vec::new(),
+                claim_size,
+                frontier_run,
+                sinks: (0u64..)
+                    .zip(sink_mask)
+                    .filter(|(_, sink)| *sink)
+                    .map(|(key, _)| key)
+                    .collect(),
+            },
+        )
 }
 
 proptest! {
@@ -410,6 +417,7 @@ fn hot_block(len: u64) -> DeltaBlock {
         spin_micros: vec![5; len as usize],
         // Runs of three: workers hold claimed transactions while others commit below.
         claim_size: 3,
+        frontier_run: 0,
         sinks: Vec::new(),
     }
 }
@@ -438,6 +446,7 @@ fn an_overflowing_delta_is_reexecuted_exactly_in_every_run() {
         storage: [(0, u64::MAX - 200)].into_iter().collect(),
         spin_micros: Vec::new(),
         claim_size: 1,
+        frontier_run: 0,
         sinks: Vec::new(),
     };
     let (outputs, _) = delta_sequential(&block);
@@ -483,6 +492,7 @@ fn a_predicate_that_stops_holding_is_reexecuted() {
         storage: [(0, 100)].into_iter().collect(),
         spin_micros: vec![300],
         claim_size: 1,
+        frontier_run: 0,
         sinks: Vec::new(),
     };
     let (outputs, _) = delta_sequential(&block);
@@ -547,6 +557,7 @@ fn a_read_of_an_out_of_range_sum_does_not_spin() {
         storage: [(0, u64::MAX - 6)].into_iter().collect(),
         spin_micros: vec![2_000],
         claim_size: 1,
+        frontier_run: 0,
         sinks: Vec::new(),
     };
     let mut worst = DriverStats::default();
@@ -602,6 +613,7 @@ fn credits_to_a_sink_never_wait() {
         storage: [(0, 5)].into_iter().collect(),
         spin_micros: vec![2; 300],
         claim_size: 4,
+        frontier_run: 0,
         sinks: vec![0],
     };
     for threads in 1..=4 {

@@ -71,14 +71,18 @@ fn failing_block_strategy() -> impl Strategy<Value = (MockBlock, u32)> {
         prop_oneof![Just(0u32), 1u32..4],
         prop_oneof![Just(1usize), Just(2usize), 3usize..=32],
         any::<prop::sample::Index>(),
+        frontier_run_strategy(),
     )
-        .prop_map(|(num_keys, seeds, predecessor_gap, claim_size, fail_at)| {
-            let fail_at = fail_at.index(seeds.len()) as u32;
-            let mut block = MockBlock::new(seeds, HashMap::new(), num_keys);
-            block.predecessor_gap = predecessor_gap;
-            block.claim_size = claim_size;
-            (block, fail_at)
-        })
+        .prop_map(
+            |(num_keys, seeds, predecessor_gap, claim_size, fail_at, frontier_run)| {
+                let fail_at = fail_at.index(seeds.len()) as u32;
+                let mut block = MockBlock::new(seeds, HashMap::new(), num_keys);
+                block.predecessor_gap = predecessor_gap;
+                block.claim_size = claim_size;
+                block.frontier_run = frontier_run;
+                (block, fail_at)
+            },
+        )
 }
 
 proptest! {

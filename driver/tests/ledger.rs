@@ -48,26 +48,30 @@ fn block_strategy() -> impl Strategy<Value = MockBlock> {
         prop_oneof![Just(1usize), 2usize..6, Just(usize::MAX)],
         proptest::collection::vec(any::<bool>(), KEYS as usize),
         any::<bool>(),
+        prop_oneof![Just(0usize), Just(1usize), 2usize..40, Just(usize::MAX)],
     )
-        .prop_map(|(txns, storage, reward, claim_size, sink_mask, hints)| {
-            let num_txns = txns.len() as u32;
-            // Key 0 is the miner's: the prologue's credit there must fit.
-            let storage: Vec<(Key, u64)> = storage
-                .into_iter()
-                .map(|(key, value)| (key, if key == 0 { value % 100 } else { value }))
-                .collect();
-            let mut block = MockBlock::new(txns, &storage);
-            block.reward = reward;
-            block.claim_size = claim_size;
-            // Keys only credited (never read or written) are the sinks a plan would
-            // choose; any other choice must give the same result too.
-            block.sinks = (0..KEYS).filter(|&key| sink_mask[key as usize]).collect();
-            if hints {
-                block.predecessors = (0..num_txns).map(|i| i.checked_sub(3)).collect();
-            }
-            block.apply_prologue();
-            block
-        })
+        .prop_map(
+            |(txns, storage, reward, claim_size, sink_mask, hints, frontier_run)| {
+                let num_txns = txns.len() as u32;
+                // Key 0 is the miner's: the prologue's credit there must fit.
+                let storage: Vec<(Key, u64)> = storage
+                    .into_iter()
+                    .map(|(key, value)| (key, if key == 0 { value % 100 } else { value }))
+                    .collect();
+                let mut block = MockBlock::new(txns, &storage);
+                block.reward = reward;
+                block.claim_size = claim_size;
+                block.frontier_run = frontier_run;
+                // Keys only credited (never read or written) are the sinks a plan would
+                // choose; any other choice must give the same result too.
+                block.sinks = (0..KEYS).filter(|&key| sink_mask[key as usize]).collect();
+                if hints {
+                    block.predecessors = (0..num_txns).map(|i| i.checked_sub(3)).collect();
+                }
+                block.apply_prologue();
+                block
+            },
+        )
 }
 
 proptest! {

@@ -24,6 +24,14 @@ proptest! {
         let in_order: Vec<u32> = (0..block.txns.len() as u32).collect();
         prop_assert_eq!(sink.committed, in_order);
         prop_assert!(run.stats.executions >= block.txns.len() as u64);
+        if block.frontier_run > 0 && threads == 1 {
+            // One worker commits as it goes: every transaction starts at the frontier.
+            prop_assert_eq!(run.stats.frontier_txns, block.txns.len() as u64);
+            prop_assert_eq!(run.stats.validations, 0);
+        }
+        if block.frontier_run == 0 {
+            prop_assert_eq!(run.stats.frontier_txns, 0);
+        }
     }
 }
 
@@ -58,6 +66,26 @@ fn a_panicking_transaction_ends_the_run_without_hanging() {
             "expected a panic report, got {:?}",
             other.map(|(run, _)| run.stats)
         ),
+    }
+}
+
+#[test]
+fn a_transaction_panicking_inside_a_frontier_run_ends_the_run_without_hanging() {
+    for threads in [1, 2, 4] {
+        let block = MockBlock {
+            panic_at: Some(250),
+            frontier_run: 64,
+            ..MockBlock::new(0..500, HashMap::new(), 8)
+        };
+        match block.run_into(threads, OrderSink::default()) {
+            Err(DriverError::Panicked(message)) => {
+                assert!(message.contains("mock transaction 250 panics"))
+            }
+            other => panic!(
+                "expected a panic report, got {:?}",
+                other.map(|(run, _)| run.stats)
+            ),
+        }
     }
 }
 

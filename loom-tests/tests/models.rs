@@ -172,6 +172,39 @@ fn rolling_commit_in_order_after_validation() {
     });
 }
 
+/// 3b. Frontier runs: the commit role runs the next transaction itself when nobody has
+/// started it, on final state, and commits it at once, while the other worker runs the
+/// transactions above speculatively. A reader that read key 0 before the run published
+/// its write there must be validated again before it commits (the run's commit takes a
+/// new write epoch), and the run's writes must reach the memory for readers above and for
+/// the final state.
+#[test]
+fn frontier_runs_beside_speculation() {
+    model(2, || {
+        let mut block = MockBlock::new(
+            vec![
+                rmw(&[0], 4),
+                MockTxn {
+                    reads: vec![0],
+                    writes: vec![1],
+                    fee: 1,
+                    ..MockTxn::default()
+                },
+                rmw(&[1], 2),
+            ],
+            &[(0, 3)],
+        );
+        block.frontier_run = 1;
+        let block = leak(block);
+        let outcome = run_block(block, 2);
+        let stats = assert_matches_baseline(block, outcome);
+        assert!(
+            stats.frontier_txns >= 1,
+            "the commit role ran at the frontier: {stats:?}"
+        );
+    });
+}
+
 /// 4a. Counters: the fee total equals the sum over the committed final incarnations. Fees
 /// depend on what was read, so an aborted incarnation's fee differs and would show.
 #[test]

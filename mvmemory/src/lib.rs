@@ -87,12 +87,14 @@
 //! | `validation` | Re-checking a read set ([`MVMemory::validate`]) |
 //! | `delta` | [`Write`], [`Counter`], delta chains, base values and [`MVMemory::commit_deltas`] |
 //! | `sink` | Sinks and settling ([`MVMemory::with_sinks`], [`MVMemory::settle`]) |
+//! | `frontier` | Final writes of a frontier run ([`MVMemory::publish`], [`MVMemory::discard`]) |
 //! | `snapshot` | The block's final writes ([`MVMemory::snapshot`]) |
 //! | `outcome` | What the operations report: [`ReadResult`], [`DeltaCommit`], … |
 //! | `sync` | `std` or `loom` locks and atomics, so the loom models run this code |
 
 mod captured_reads;
 mod delta;
+mod frontier;
 mod index;
 mod memory;
 mod outcome;

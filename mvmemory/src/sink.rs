@@ -148,7 +148,7 @@ where
         }
     }
 
-    fn sink(&self, sink: u32) -> &Sink<V> {
+    pub(crate) fn sink(&self, sink: u32) -> &Sink<V> {
         self.sinks
             .get(sink as usize)
             .expect("invariant: sink positions come from this memory")

@@ -617,3 +617,70 @@ fn a_reexecution_replaces_its_sink_writes() {
     snapshot.sort_unstable();
     assert_eq!(snapshot, vec![(3, 1), (7, 6)]);
 }
+
+#[test]
+fn published_writes_are_seen_above_their_writer_only() {
+    let memory: MVMemory<&str, u64> = MVMemory::new(4);
+    memory.publish([("a", Version::new(1, 0), 7), ("b", Version::new(2, 3), 9)]);
+    assert_eq!(
+        memory.read(&"a", 2),
+        ReadResult::Value {
+            version: Version::new(1, 0),
+            value: 7
+        }
+    );
+    assert_eq!(memory.read(&"a", 1), ReadResult::NotFound);
+    assert_eq!(
+        memory.read(&"b", 3),
+        ReadResult::Value {
+            version: Version::new(2, 3),
+            value: 9
+        }
+    );
+    let mut written = memory.snapshot().expect("only values");
+    written.sort_unstable();
+    assert_eq!(written, vec![("a", 7), ("b", 9)]);
+}
+
+#[test]
+fn a_speculative_reader_of_a_published_key_fails_validation() {
+    let memory: MVMemory<&str, u64> = MVMemory::new(3);
+    // 2 read "a" from storage before the run below it published its write there.
+    let mut reads = Vec::new();
+    assert_eq!(
+        memory.read_recorded(&"a", 2, &mut reads),
+        ReadResult::NotFound
+    );
+    memory.record(Version::new(2, 0), reads, [("c", 1)]);
+    assert!(memory.validate_read_set(2));
+    memory.publish([("a", Version::new(0, 0), 5)]);
+    assert!(!memory.validate_read_set(2));
+}
+
+#[test]
+fn a_published_sink_is_final_once_settled_through() {
+    let memory: MVMemory<&str, u64> = MVMemory::with_sinks(3, ["fees"]);
+    memory.publish([("fees", Version::new(1, 0), 40)]);
+    // Not settled yet: readers above wait.
+    assert_eq!(memory.read(&"fees", 2), ReadResult::Unsettled);
+    memory.settle_through(2);
+    assert_eq!(memory.read(&"fees", 2), ReadResult::Settled { value: 40 });
+    assert_eq!(memory.snapshot().expect("only values"), vec![("fees", 40)]);
+}
+
+#[test]
+fn discard_forgets_an_earlier_incarnation() {
+    let memory: MVMemory<&str, u64> = MVMemory::new(3);
+    memory.record(Version::new(1, 0), Vec::new(), [("a", 1), ("b", 2)]);
+    memory.convert_writes_to_estimates(1);
+    assert_eq!(
+        memory.read(&"a", 2),
+        ReadResult::Dependency { blocking_txn: 1 }
+    );
+    memory.discard(1);
+    assert_eq!(memory.read(&"a", 2), ReadResult::NotFound);
+    assert_eq!(memory.read(&"b", 2), ReadResult::NotFound);
+    // The run then publishes what the transaction writes now.
+    memory.publish([("b", Version::new(1, 1), 3)]);
+    assert_eq!(memory.snapshot().expect("only values"), vec![("b", 3)]);
+}

@@ -43,8 +43,8 @@ pub struct CommitCandidate {
 /// The commit role, held by one worker at a time. Commits happen in block order.
 #[derive(Debug)]
 pub struct Committer<'a> {
-    scheduler: &'a Scheduler,
-    state: MutexGuard<'a, CommitState>,
+    pub(crate) scheduler: &'a Scheduler,
+    pub(crate) state: MutexGuard<'a, CommitState>,
 }
 
 impl Committer<'_> {

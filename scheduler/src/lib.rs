@@ -48,6 +48,12 @@
 //!                                               (a failed validation; one winner per incarnation)
 //! ```
 //!
+//! A [frontier run](FrontierRun) adds two shortcuts, both under the commit role: the
+//! transaction next to commit goes `ReadyToExecute → Executing` outside the sweep, and
+//! then straight `Executing → Committed` once its writes are in memory, since everything
+//! it read was final; or, when the run cannot finish it, back to `ReadyToExecute` with
+//! the next incarnation.
+//!
 //! `Committed` is final: nothing leaves it. A transaction is `Executing` in at most one
 //! worker at a time, and a suspended transaction must be resumed exactly once.
 //!
@@ -89,6 +95,7 @@
 
 mod claim;
 mod commit;
+mod frontier;
 mod status;
 
 // The atomics and locks, `std`'s or loom's (see `blockstm-sync`).
@@ -98,6 +105,7 @@ use crossbeam_utils::CachePadded;
 pub use claim::ExecutionClaim;
 use commit::CommitState;
 pub use commit::{CommitCandidate, Committer};
+pub use frontier::FrontierRun;
 use status::TxnState;
 pub use status::{Task, TxnStatus, ValidationEpoch};
 use sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
@@ -256,6 +264,17 @@ impl Scheduler {
 
     pub(crate) fn end_task(&self) {
         self.num_active_tasks.fetch_sub(1, ORDER);
+    }
+
+    /// `ReadyToExecute → Executing` for a transaction started outside the sweep (a
+    /// frontier run); its incarnation, or `None` with nothing changed.
+    pub(crate) fn start_if_ready(&self, txn_idx: TxnIndex) -> Option<Incarnation> {
+        let mut state = self.txn(txn_idx);
+        if state.status != TxnStatus::ReadyToExecute {
+            return None;
+        }
+        state.status = TxnStatus::Executing;
+        Some(state.incarnation)
     }
 
     pub(crate) fn try_incarnate(&self, txn_idx: usize) -> Option<Task> {

@@ -408,3 +408,165 @@ fn workers_claiming_at_once_count_exactly_what_they_claimed() {
         assert!(s.execution_idx.load(ORDER) <= 2 * 5, "claim size {asked}");
     }
 }
+
+/// A run of every transaction of the block, as one worker makes it.
+#[test]
+fn a_frontier_run_starts_and_commits_the_block_in_order() {
+    let s = Scheduler::new(4);
+    let mut committer = s.try_commit().expect("commit role");
+    let (mut run, incarnation) = committer.begin_run(usize::MAX).expect("0 is ready");
+    assert_eq!((run.start(), incarnation), (0, 0));
+    assert_eq!(s.status(0), (TxnStatus::Executing, 0));
+    let mut started = vec![0];
+    while let Some((txn_idx, incarnation)) = committer.start_at_frontier(&mut run) {
+        assert_eq!(incarnation, 0);
+        started.push(txn_idx);
+    }
+    assert_eq!(started, [0, 1, 2, 3]);
+    assert!(!s.done(), "the run is still an active task");
+    committer.commit_run(run);
+    drop(committer);
+    assert_eq!(s.committed(), 4);
+    assert!((0..4).all(|txn_idx| s.status(txn_idx).0 == TxnStatus::Committed));
+    assert!(s.done());
+    assert_eq!(s.next_task(), None);
+}
+
+#[test]
+fn a_run_does_not_start_what_another_worker_runs() {
+    let s = Scheduler::new(3);
+    assert_eq!(next(&s), exec(0, 0));
+    let mut committer = s.try_commit().expect("commit role");
+    assert_eq!(
+        committer.begin_run(8),
+        None,
+        "0 is being executed elsewhere"
+    );
+    drop(committer);
+    // Nothing changed: the sweep goes on from 1.
+    assert_eq!(next(&s), exec(1, 0));
+    assert_eq!(s.finish_execution(0, 0, true), None);
+    let mut committer = s.try_commit().expect("commit role");
+    let candidate = committer.next_candidate().expect("0 executed");
+    assert!(committer.commit(candidate));
+    // 1 is executing elsewhere too; a run from 1 cannot begin.
+    assert_eq!(committer.begin_run(8), None);
+}
+
+#[test]
+fn a_run_that_stops_early_gives_the_sweep_back() {
+    let s = Scheduler::new(6);
+    let mut committer = s.try_commit().expect("commit role");
+    let (mut run, _) = committer.begin_run(4).expect("0 is ready");
+    // The sweep skips what the run means to start…
+    assert_eq!(s.execution_idx.load(ORDER), 4);
+    assert_eq!(committer.start_at_frontier(&mut run), Some((1, 0)));
+    // …but the run stops after 1 (its caller chose to), so 2 and 3 must be found again.
+    committer.commit_run(run);
+    drop(committer);
+    assert_eq!(s.committed(), 2);
+    assert_eq!(next(&s), exec(2, 0));
+    assert_eq!(next(&s), exec(3, 0));
+    assert_eq!(next(&s), exec(4, 0));
+}
+
+#[test]
+fn a_run_stops_at_a_transaction_started_elsewhere() {
+    let s = Scheduler::new(4).with_claim_size(1);
+    let mut committer = s.try_commit().expect("commit role");
+    let (mut run, _) = committer.begin_run(2).expect("0 is ready");
+    // The sweep was moved to 2; a worker takes 2 while the run is on 0.
+    assert_eq!(next(&s), exec(2, 0));
+    assert_eq!(committer.start_at_frontier(&mut run), Some((1, 0)));
+    assert_eq!(
+        committer.start_at_frontier(&mut run),
+        None,
+        "the run is full"
+    );
+    committer.commit_run(run);
+    assert_eq!(s.committed(), 2);
+    assert_eq!(s.status(2), (TxnStatus::Executing, 0));
+}
+
+#[test]
+fn a_handed_back_transaction_runs_again_on_the_ordinary_path() {
+    let s = Scheduler::new(3);
+    let mut committer = s.try_commit().expect("commit role");
+    let (mut run, _) = committer.begin_run(3).expect("0 is ready");
+    assert_eq!(committer.start_at_frontier(&mut run), Some((1, 0)));
+    // 1 cannot finish at the frontier: it goes back, with its next incarnation.
+    committer.hand_back(&mut run);
+    assert_eq!(run.len(), 1);
+    committer.commit_run(run);
+    drop(committer);
+    assert_eq!(s.committed(), 1);
+    assert_eq!(s.status(1), (TxnStatus::ReadyToExecute, 1));
+    assert_eq!(next(&s), exec(1, 1));
+    assert_eq!(next(&s), exec(2, 0));
+}
+
+#[test]
+fn a_run_that_commits_nothing_leaves_the_block_as_it_was() {
+    let s = Scheduler::new(2);
+    let mut committer = s.try_commit().expect("commit role");
+    let (mut run, _) = committer.begin_run(2).expect("0 is ready");
+    committer.hand_back(&mut run);
+    assert!(run.is_empty());
+    committer.commit_run(run);
+    drop(committer);
+    assert_eq!(s.committed(), 0);
+    assert!(!s.done());
+    assert_eq!(next(&s), exec(0, 1));
+}
+
+#[test]
+fn a_run_resumes_the_dependents_of_its_transactions() {
+    let s = Scheduler::new(3);
+    // 0 runs speculatively, is aborted, and 2 waits on its ESTIMATE.
+    assert_eq!(next(&s), exec(0, 0));
+    assert_eq!(s.finish_execution(0, 0, true), None);
+    assert!(s.try_validation_abort(0, 0));
+    s.begin_task();
+    assert_eq!(s.after_abort(0), exec(0, 1));
+    assert!(s.add_dependency(2, 0), "0 is executing again: 2 waits");
+    // The re-execution is handed back unexecuted (as a worker that stops would not):
+    // simulate a run taking 0 instead by making it ready again.
+    s.set_ready_status(0);
+    s.end_task();
+    let mut committer = s.try_commit().expect("commit role");
+    let (run, incarnation) = committer.begin_run(1).expect("0 is ready again");
+    assert_eq!(incarnation, 2);
+    committer.commit_run(run);
+    drop(committer);
+    assert_eq!(s.status(0), (TxnStatus::Committed, 2));
+    // 2 was resumed with its next incarnation, and the sweep finds it.
+    let (status, incarnation) = s.status(2);
+    assert_eq!(status, TxnStatus::ReadyToExecute);
+    assert!(incarnation >= 1);
+}
+
+#[test]
+fn a_run_makes_speculative_transactions_above_it_validate_again() {
+    let s = Scheduler::new(3);
+    // 1 and 2 run speculatively, one at a time, each claim taken with the sweep at 0.
+    let mut claim = ExecutionClaim::default();
+    s.execution_idx.store(1, ORDER);
+    assert_eq!(s.next_task_claiming(&mut claim), exec(1, 0));
+    let epoch = s.start_validation();
+    assert_eq!(s.finish_execution_read_at(1, 0, true, epoch), None);
+    // The validation sweep passes 1.
+    s.validation_idx.store(2, ORDER);
+    let mut committer = s.try_commit().expect("commit role");
+    let (run, _) = committer.begin_run(1).expect("0 is ready");
+    committer.commit_run(run);
+    // 1 read before the run's writes were in memory: it must validate before committing.
+    let candidate = committer.next_candidate().expect("1 executed");
+    assert_eq!(candidate.txn_idx, 1);
+    assert!(candidate.needs_validation);
+    drop(committer);
+    assert_eq!(
+        s.validation_idx.load(ORDER),
+        1,
+        "the sweep is pulled back to the run's end"
+    );
+}

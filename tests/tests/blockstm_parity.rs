@@ -27,10 +27,12 @@ proptest! {
         };
         // Below two transactions every engine runs the sequential path.
         let parallel = block.transactions().len() >= 2;
-        // Deltas on (the default) twice, then off: hot balances, if the sample finds any,
-        // change by deltas or by exact writes, and the result is the same.
-        for deltas in [true, true, false] {
-            let engine = BlockStmExecutor::new(BlockStmConfig { deltas, ..forced });
+        // Deltas on (the default), then off: hot balances, if the sample finds any, change
+        // by deltas or by exact writes, and the result is the same. Frontier runs at
+        // their default, off (so that one worker also runs every transaction
+        // speculatively) and short.
+        for (deltas, frontier_run) in [(true, forced.frontier_run), (true, 0), (false, 0), (false, 3)] {
+            let engine = BlockStmExecutor::new(BlockStmConfig { deltas, frontier_run, ..forced });
             let got = engine.execute(&block, &snapshot).map(|execution| {
                 assert_eq!(execution.stats.fallbacks, 0, "no fallback on a healthy run");
                 if parallel {
@@ -42,7 +44,7 @@ proptest! {
                 }
                 execution.output
             });
-            prop_assert_eq!(&got, &expected, "deltas {}", deltas);
+            prop_assert_eq!(&got, &expected, "deltas {}, frontier runs {}", deltas, frontier_run);
         }
     }
 }

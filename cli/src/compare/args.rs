@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use executor::engine::blockstm::SinkPolicy;
+use executor::engine::blockstm::{BlockStmConfig, SinkPolicy};
 use executor::slot::ContentionCutoff;
 use executor::workload::WorkloadKind;
 
@@ -106,6 +106,11 @@ pub struct CompareArgs {
     /// Block-STM's own bookkeeping costs when nothing runs beside it.
     #[arg(long, value_name = "sequential|parallel", default_value = "sequential", value_parser = parse_one_thread, action = clap::ArgAction::Set)]
     pub one_thread: bool,
+    /// Block-STM's frontier runs: the most transactions the commit role executes at once
+    /// at the commit frontier, on final state, with two or more workers (0 turns frontier
+    /// runs off, at any thread count; one worker otherwise runs the whole block so).
+    #[arg(long, value_name = "N", default_value_t = BlockStmConfig::DEFAULT_FRONTIER_RUN)]
+    pub frontier_run: usize,
 }
 
 /// `--one-thread`: whether Block-STM runs its parallel path at 1 thread.

@@ -28,6 +28,7 @@ impl Engine {
                 claims: args.claims,
                 sinks: args.sinks,
                 parallel_on_one_thread: args.one_thread,
+                frontier_run: args.frontier_run,
                 ..BlockStmConfig::default()
             },
         };

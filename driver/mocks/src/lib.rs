@@ -73,6 +73,8 @@ pub struct MockBlock {
     pub claim_size: usize,
     /// Keys settled at commit instead of versioned (none by default).
     pub sinks: Vec<Key>,
+    /// The longest frontier run (0, none, by default).
+    pub frontier_run: usize,
 }
 
 impl MockBlock {
@@ -86,6 +88,7 @@ impl MockBlock {
             predecessors: Vec::new(),
             claim_size: 1,
             sinks: Vec::new(),
+            frontier_run: 0,
         }
     }
 
@@ -109,6 +112,7 @@ impl MockBlock {
             predecessors: self.predecessors.clone(),
             claim_size: self.claim_size,
             sinks: self.sinks.clone(),
+            frontier_run: self.frontier_run,
         }
     }
 

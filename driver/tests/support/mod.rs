@@ -76,6 +76,8 @@ pub struct MockBlock {
     pub claim_size: usize,
     /// Scheduling hints: transaction `i` is hinted to follow `i - gap` (none when 0).
     pub predecessor_gap: u32,
+    /// The longest frontier run ([`Plan::frontier_run`]; 0: none).
+    pub frontier_run: usize,
 }
 
 impl MockBlock {
@@ -97,6 +99,7 @@ impl MockBlock {
                 .collect(),
             claim_size: self.claim_size,
             sinks: Vec::new(),
+            frontier_run: self.frontier_run,
         }
     }
 
@@ -115,6 +118,7 @@ impl MockBlock {
             executions: AtomicUsize::new(0),
             claim_size: 1,
             predecessor_gap: 0,
+            frontier_run: 0,
         }
     }
 }
@@ -200,18 +204,28 @@ pub fn block_strategy() -> impl Strategy<Value = MockBlock> {
         proptest::collection::vec(any::<u64>(), 1..300),
         proptest::collection::vec(0u64..50, 0..24),
         claim_size_strategy(),
+        frontier_run_strategy(),
     )
-        .prop_map(|(num_keys, seeds, initial, claim_size)| MockBlock {
-            txns: seeds.into_iter().map(|seed| MockTxn { seed }).collect(),
-            storage: initial
-                .into_iter()
-                .enumerate()
-                .map(|(k, v)| (k as u64, v))
-                .collect(),
-            num_keys,
-            panic_at: None,
-            executions: AtomicUsize::new(0),
-            claim_size,
-            predecessor_gap: 0,
-        })
+        .prop_map(
+            |(num_keys, seeds, initial, claim_size, frontier_run)| MockBlock {
+                txns: seeds.into_iter().map(|seed| MockTxn { seed }).collect(),
+                storage: initial
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, v)| (k as u64, v))
+                    .collect(),
+                num_keys,
+                panic_at: None,
+                executions: AtomicUsize::new(0),
+                claim_size,
+                predecessor_gap: 0,
+                frontier_run,
+            },
+        )
+}
+
+/// Frontier run lengths: none (the paper's schedule), short, long, and the whole `usize`
+/// range's edges.
+pub fn frontier_run_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(0usize), Just(1usize), 2usize..40, Just(usize::MAX),]
 }

@@ -104,6 +104,14 @@ pub struct BlockStmConfig {
     /// # let _ = one_worker;
     /// ```
     pub parallel_on_one_thread: bool,
+    /// Frontier runs (on by default; 0 turns them off): when the next transaction to
+    /// commit has not started, every lower one has committed, so the worker holding the
+    /// commit role executes it, and up to this many in all, on final state, with no read
+    /// sets or validation, and commits them at once (see the driver's `Plan`). One
+    /// worker runs the whole block this way. With more workers, a longer run lets the
+    /// others speculate further above it, which costs re-executions on a contended
+    /// block.
+    pub frontier_run: usize,
 }
 
 impl BlockStmConfig {
@@ -111,6 +119,9 @@ impl BlockStmConfig {
     /// `papers/results.md`), Block-STM loses to sequential execution well before half of
     /// the transactions conflict with their neighbours.
     pub const DEFAULT_CONTENTION_CUTOFF: u8 = 50;
+
+    /// The default [`BlockStmConfig::frontier_run`].
+    pub const DEFAULT_FRONTIER_RUN: usize = 64;
 }
 
 impl Default for BlockStmConfig {
@@ -125,6 +136,7 @@ impl Default for BlockStmConfig {
             claims: true,
             sinks: SinkPolicy::default(),
             parallel_on_one_thread: false,
+            frontier_run: Self::DEFAULT_FRONTIER_RUN,
         }
     }
 }
@@ -248,7 +260,18 @@ impl BlockStmExecutor {
             "running the block in parallel"
         );
         let config = &self.config;
-        match execute_parallel(block, view, config.threads, config.nonce_hints, shape) {
+        let frontier_run = match (config.frontier_run, config.threads) {
+            (0, _) => 0,
+            // Alone, the one worker is always at the frontier: one run takes the block.
+            (_, 1) => transactions,
+            (run, _) => run,
+        };
+        let schedule = Schedule {
+            threads: config.threads,
+            nonce_hints: config.nonce_hints,
+            frontier_run,
+        };
+        match execute_parallel(block, view, schedule, shape) {
             Ok((output, driver)) => {
                 let stats = ExecutionStats {
                     transactions: transactions as u64,
@@ -310,13 +333,24 @@ enum ParallelError {
     },
 }
 
+/// How the parallel path schedules a block, besides its shape.
+struct Schedule {
+    threads: usize,
+    nonce_hints: bool,
+    frontier_run: usize,
+}
+
 fn execute_parallel<S: StateView + ?Sized>(
     block: &Block,
     view: &S,
-    threads: usize,
-    nonce_hints: bool,
+    schedule: Schedule,
     shape: BlockShape,
 ) -> Result<(BlockOutput, DriverStats), ParallelError> {
+    let Schedule {
+        threads,
+        nonce_hints,
+        frontier_run,
+    } = schedule;
     let prologue = preamble(block, view).map_err(ParallelError::Block)?;
     let task = TosTask {
         block,
@@ -334,6 +368,7 @@ fn execute_parallel<S: StateView + ?Sized>(
         },
         claim_size: shape.claim_size,
         sinks: shape.receive_only,
+        frontier_run,
     };
     let (run, totals) = run_parallel(
         &task,
