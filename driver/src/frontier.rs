@@ -123,9 +123,13 @@ where
             run.len(),
             "invariant: one output per started transaction"
         );
-        // Planted bug (loom models): commit the run without publishing its writes, so
-        // higher transactions never see them.
-        if !blockstm_sync::planted!("frontier_run_unpublished") {
+        if end as usize == self.outputs.len() {
+            // The block's last run: nobody reads above it, so its writes go straight to
+            // the block's final state (see `finish`) instead of through the memory.
+            *lock(&self.last_run_writes) = Some(overlay);
+        } else if !blockstm_sync::planted!("frontier_run_unpublished") {
+            // (Planted bug, loom models: commit the run without publishing its writes, so
+            // that higher transactions never see them.)
             self.memory.publish(
                 overlay
                     .into_iter()
@@ -198,6 +202,10 @@ where
     /// The counter at `key` below the run, on final state: `Ok(None)` when the memory
     /// reports something the run should not decide (it cannot, below the frontier).
     fn final_count(&self, key: &T::Key, start: TxnIndex) -> Result<Option<Option<u64>>, T::Error> {
+        if start == 0 {
+            // Nothing lies below the block's first transaction.
+            return Ok(Some(Some(self.task.counter_base(key)?)));
+        }
         loop {
             return Ok(match self.memory.read(key, start) {
                 ReadResult::Value { value, .. }

@@ -14,6 +14,7 @@ use crate::plan::Plan;
 use crate::stats::DriverStats;
 use crate::sync::{self, lock, AtomicBool, AtomicUsize, Mutex};
 use crate::task::{CommitSink, ParallelTask};
+use crate::view::Overlay;
 use crate::{Incarnation, TxnIndex};
 
 /// What a successful parallel run produces.
@@ -115,6 +116,9 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     /// The lowest of `settle_waiters` (`usize::MAX` when none), so that the committer
     /// looks at the list only when it has someone to wake.
     pub(crate) lowest_settle_waiter: AtomicUsize,
+    /// The writes of a frontier run that ended the block, kept out of the memory (no
+    /// transaction above it reads them) and merged into the final state by `finish`.
+    pub(crate) last_run_writes: Mutex<Option<Overlay<T::Key, T::Value>>>,
 }
 
 impl<T: ParallelTask, S> std::fmt::Debug for BlockRun<'_, T, S> {
@@ -149,6 +153,7 @@ where
             error: Mutex::new(None),
             settle_waiters: Mutex::new(Vec::new()),
             lowest_settle_waiter: AtomicUsize::new(usize::MAX),
+            last_run_writes: Mutex::new(None),
         }
     }
 
@@ -166,6 +171,7 @@ where
             outputs,
             sink,
             error,
+            last_run_writes,
             ..
         } = self;
         if let Some(error) = sync::into_inner(error) {
@@ -191,9 +197,15 @@ where
                 })),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let writes = memory
+        let mut writes = memory
             .snapshot()
             .map_err(|error| Invariant::Snapshot(error.to_string()))?;
+        if let Some(last_run) = sync::into_inner(last_run_writes) {
+            // The last run's writes are the latest at their keys: they replace what the
+            // memory holds there.
+            writes.retain(|(key, _)| !last_run.contains_key(key));
+            writes.extend(last_run.into_iter().map(|(key, (_, value))| (key, value)));
+        }
         // Freeing a block's memory (a version list per key) takes a few milliseconds that
         // nobody waits for: hand it to a short-lived thread instead of the block's
         // critical path.

@@ -197,11 +197,9 @@ fn frontier_runs_beside_speculation() {
         block.frontier_run = 1;
         let block = leak(block);
         let outcome = run_block(block, 2);
-        let stats = assert_matches_baseline(block, outcome);
-        assert!(
-            stats.frontier_txns >= 1,
-            "the commit role ran at the frontier: {stats:?}"
-        );
+        // Some interleavings run transaction 0 speculatively first and make no run;
+        // the planted bugs of `scripts/loom.sh` show that the others do.
+        assert_matches_baseline(block, outcome);
     });
 }
 
