@@ -276,6 +276,14 @@ fn print_notes(
                 engine.settle_waits
             )?;
         }
+        if engine.frontier_txns > 0 {
+            writeln!(
+                out,
+                "block-stm at {} threads: {} transactions in {} frontier runs (final on \
+                 their first execution, no read set)",
+                m.threads, engine.frontier_txns, engine.frontier_runs
+            )?;
+        }
     }
     let fallbacks: u64 = measurements.iter().map(|m| m.stats.engine.fallbacks).sum();
     if fallbacks > 0 {
