@@ -16,7 +16,7 @@
 //!
 //! [`Plan::frontier_run`]: crate::Plan::frontier_run
 
-use mvmemory::{Counter, ReadResult, Version, Write};
+use mvmemory::{Counter, Version, Write};
 use scheduler::{Committer, FrontierRun};
 use smallvec::SmallVec;
 
@@ -26,7 +26,7 @@ use crate::run::BlockRun;
 use crate::stats::DriverStats;
 use crate::sync::lock;
 use crate::task::{CommitSink, ExecuteError, ParallelTask};
-use crate::view::{Overlay, SpeculativeReads};
+use crate::view::{read_below_run, Overlay, SpeculativeRead, SpeculativeReads};
 use crate::{Incarnation, TxnIndex};
 
 /// What becomes of one transaction's writes in the overlay.
@@ -199,25 +199,13 @@ where
         Ok(Fold::Done)
     }
 
-    /// The counter at `key` below the run, on final state: `Ok(None)` when the memory
-    /// reports something the run should not decide (it cannot, below the frontier).
+    /// The counter at `key` below the run, on final state (`Some(None)`: no counter
+    /// there); `None` when the memory reports a blocker, which the run does not decide.
     fn final_count(&self, key: &T::Key, start: TxnIndex) -> Result<Option<Option<u64>>, T::Error> {
-        if start == 0 {
-            // Nothing lies below the block's first transaction.
-            return Ok(Some(Some(self.task.counter_base(key)?)));
-        }
-        loop {
-            return Ok(match self.memory.read(key, start) {
-                ReadResult::Value { value, .. }
-                | ReadResult::Summed { value }
-                | ReadResult::Settled { value } => Some(value.count()),
-                ReadResult::NotFound => Some(Some(self.task.counter_base(key)?)),
-                ReadResult::NeedsBase => {
-                    self.memory.provide_base(key, self.task.counter_base(key)?);
-                    continue;
-                }
-                ReadResult::Dependency { .. } | ReadResult::Unsettled => None,
-            });
-        }
+        Ok(match read_below_run(&self.memory, self.task, key, start)? {
+            SpeculativeRead::Value(value) => Some(value.count()),
+            SpeculativeRead::NotFound => Some(Some(self.task.counter_base(key)?)),
+            SpeculativeRead::Blocked(_) => None,
+        })
     }
 }

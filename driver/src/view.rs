@@ -232,9 +232,7 @@ impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
     }
 
     /// A read inside a frontier run: the run's own writes, then the final memory below
-    /// the run. Nothing below the run is unfinished, so the blockers cannot occur; were
-    /// one reported all the same, the run would hand the transaction back to the
-    /// ordinary path rather than trust it.
+    /// the run ([`read_below_run`]).
     fn read_final(
         &self,
         key: &T::Key,
@@ -244,33 +242,46 @@ impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
         if let Some((_, value)) = overlay.get(key) {
             return Ok(SpeculativeRead::Value(value.clone()));
         }
-        if start == 0 {
-            // Nothing lies below the block's first transaction: on one worker, the run
-            // that takes the whole block never looks at the memory.
-            return Ok(SpeculativeRead::NotFound);
-        }
-        loop {
-            return Ok(match self.memory.read(key, start) {
-                ReadResult::Value { value, .. }
-                | ReadResult::Summed { value }
-                | ReadResult::Settled { value } => SpeculativeRead::Value(value),
-                ReadResult::NotFound => SpeculativeRead::NotFound,
-                ReadResult::NeedsBase => {
-                    self.provide_base(key)?;
-                    continue;
-                }
-                ReadResult::Dependency { blocking_txn } => {
-                    SpeculativeRead::Blocked(Blocker::Txn(blocking_txn))
-                }
-                ReadResult::Unsettled => SpeculativeRead::Blocked(Blocker::CommitFrontier),
-            });
-        }
+        read_below_run(self.memory, self.task, key, start)
     }
 
     fn provide_base(&self, key: &T::Key) -> Result<(), T::Error> {
         let base = self.task.counter_base(key)?;
         self.memory.provide_base(key, base);
         Ok(())
+    }
+}
+
+/// What a frontier run that began at `start` reads at `key` below itself: final values
+/// only, recorded nowhere. Nothing below the run is unfinished, so the blockers cannot
+/// occur; were one reported all the same, the run hands its transaction back to the
+/// ordinary path rather than trust it.
+pub(crate) fn read_below_run<T: ParallelTask + ?Sized>(
+    memory: &MVMemory<T::Key, T::Value>,
+    task: &T,
+    key: &T::Key,
+    start: TxnIndex,
+) -> Result<SpeculativeRead<T::Value>, T::Error> {
+    if start == 0 {
+        // Nothing lies below the block's first transaction: on one worker, the run that
+        // takes the whole block never reads the memory.
+        return Ok(SpeculativeRead::NotFound);
+    }
+    loop {
+        return Ok(match memory.read(key, start) {
+            ReadResult::Value { value, .. }
+            | ReadResult::Summed { value }
+            | ReadResult::Settled { value } => SpeculativeRead::Value(value),
+            ReadResult::NotFound => SpeculativeRead::NotFound,
+            ReadResult::NeedsBase => {
+                memory.provide_base(key, task.counter_base(key)?);
+                continue;
+            }
+            ReadResult::Dependency { blocking_txn } => {
+                SpeculativeRead::Blocked(Blocker::Txn(blocking_txn))
+            }
+            ReadResult::Unsettled => SpeculativeRead::Blocked(Blocker::CommitFrontier),
+        });
     }
 }
 

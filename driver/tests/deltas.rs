@@ -356,7 +356,7 @@ fn delta_block_strategy() -> impl Strategy<Value = DeltaBlock> {
                 // Each key a sink one time in three: read, predicate-checked and
                 // written by every kind of operation, as versioned keys are.
                 proptest::collection::vec(proptest::bool::weighted(0.35), num_keys as usize),
-                prop_oneof![Just(0usize), Just(1usize), 2usize..40, Just(usize::MAX)],
+                frontier_run_strategy(),
             )
         })
         .prop_map(
