@@ -72,6 +72,16 @@ impl MemoryHost {
             .unwrap_or(0)
     }
 
+    /// Sets a committed storage value directly (genesis, or a test's starting state).
+    pub fn storage_write_committed(
+        &mut self,
+        contract: ContractId,
+        key: StorageKey,
+        value: StorageValue,
+    ) {
+        self.storage.insert((contract, key), value);
+    }
+
     /// A committed storage value.
     pub fn stored(&self, contract: &ContractId, key: &StorageKey) -> Option<&StorageValue> {
         self.storage.get(&(*contract, *key))

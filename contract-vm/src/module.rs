@@ -62,12 +62,19 @@ impl fmt::Debug for Module {
     }
 }
 
-/// Turns sBPF assembler text into bytecode, as a deploy stores it.
+/// Turns sBPF assembler text into bytecode, as a deploy stores it. Text after `;` on a
+/// line is a comment.
 ///
 /// The bytecode is the instruction stream only; [`Module::load`] verifies it again, so
 /// deploying text and deploying its bytecode are the same thing.
 pub fn assemble_source(source: &str) -> Result<Vec<u8>, LoadError> {
-    let executable = assemble::<InvokeContext>(source, loader()?).map_err(LoadError::Assembly)?;
+    // `solana-sbpf`'s assembler has no comment syntax.
+    let text: String = source
+        .lines()
+        .map(|line| line.split(';').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let executable = assemble::<InvokeContext>(&text, loader()?).map_err(LoadError::Assembly)?;
     Ok(executable.get_text_bytes().1.to_vec())
 }
 
