@@ -18,7 +18,7 @@ pub struct MemoryHostError(pub StorageKey);
 
 /// Contract storage, contract balances and account balances in memory, with a pending
 /// layer for the running call.
-#[derive(Clone, Default, Debug)]
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct MemoryHost {
     storage: BTreeMap<(ContractId, StorageKey), StorageValue>,
     contract_balances: BTreeMap<(ContractId, Asset), u64>,
