@@ -7,7 +7,8 @@
 //!
 //! A syscall takes its arguments in `r1`..`r5` and returns its result in `r0`; like any
 //! call it clobbers `r1`..`r5` and keeps `r6`..`r9`. Pointers are guest addresses (the
-//! stack at `0x2_0000_0000`, the heap at `0x3_0000_0000`). A pointer whose range is not
+//! stack at `0x2_0000_0000`, the heap at `0x3_0000_0000`; the module's code is readable,
+//! not writable, from address 0). A pointer whose range is not
 //! mapped, or not writable where the syscall writes, **faults the call**
 //! ([`SyscallFault::BadPointer`]); so does any length over its limit. A fault never stops
 //! the process.
@@ -25,6 +26,10 @@
 //! | `tos_transfer` | to account ptr (32 B) | asset ptr (32 B) | amount | [`TRANSFER_OK`], [`TRANSFER_INSUFFICIENT_BALANCE`] or [`TRANSFER_OVERFLOW`] |
 //! | `tos_log` | ptr | length (≤ [`MAX_LOG_LEN`]) | | 0; at most [`MAX_LOGS`] per call |
 //! | `tos_blake3` | ptr | length (≤ [`MAX_HASH_INPUT_LEN`]) | out ptr (32 B) | 0 |
+//!
+//! Each syscall works in one order: it checks its lengths against their limits (a fault),
+//! charges its gas (see [`crate::gas`]; out of gas), then reads its pointers and does its
+//! work (a bad pointer faults; a host failure stops the VM with [`crate::HostAbort`]).
 //!
 //! Storage keys are exactly 32 bytes ([`KEY_LEN`]); a contract that wants longer keys
 //! hashes them with `tos_blake3`. Keys are per contract: two contracts never see each
