@@ -111,6 +111,7 @@ impl RunArgs {
                     cooldown_blocks: Some(cooldown_blocks),
                 }
             }),
+            capsules: self.capsule_dir.clone().map(|dir| CapsuleOverrides { dir: Some(dir) }),
         }
     }
 }
