@@ -189,9 +189,10 @@ impl<R: BufRead> BlocksReader<R> {
         let parsed = serde_json::from_str::<BlockLineDto>(&text)
             .map_err(|error| CapsuleError::Decode(format!("line {line}: {error}")))
             .and_then(|dto| {
-                let block = dto.block.to_block().map_err(|error| {
-                    CapsuleError::Invalid(format!("line {line}: {error}"))
-                })?;
+                let block = dto
+                    .block
+                    .to_block()
+                    .map_err(|error| CapsuleError::Invalid(format!("line {line}: {error}")))?;
                 Ok(ExportedBlock {
                     block,
                     state_root: dto.state_root.map(Hex32::hash),

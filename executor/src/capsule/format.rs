@@ -181,7 +181,10 @@ impl Capsule {
         let mut state = RecordedState::new((&dto.state.chain).into());
         for (key, value) in &dto.state.values {
             let key = StateKey::from(key);
-            let value = value.as_ref().map(|value| value.to_value(&key)).transpose()?;
+            let value = value
+                .as_ref()
+                .map(|value| value.to_value(&key))
+                .transpose()?;
             state.values.insert(key, value);
         }
         for (hash, executed) in &dto.state.executed {

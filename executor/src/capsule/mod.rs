@@ -193,7 +193,9 @@ pub fn first_difference(expected: &RecordedOutcome, got: &RecordedOutcome) -> Op
         (RecordedOutcome::Accepted(expected), RecordedOutcome::Accepted(got)) => {
             crate::slot::shadow::compare(Ok(expected), Ok(got))
         }
-        (RecordedOutcome::Rejected(expected), RecordedOutcome::Rejected(got)) if expected == got => {
+        (RecordedOutcome::Rejected(expected), RecordedOutcome::Rejected(got))
+            if expected == got =>
+        {
             None
         }
         _ => Some(Mismatch::Outcome {

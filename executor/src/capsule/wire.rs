@@ -144,14 +144,12 @@ impl ValueDto {
         let value = match self {
             ValueDto::Nonce(nonce) => StateValue::Nonce(*nonce),
             ValueDto::Balance(balance) => StateValue::Balance(*balance),
-            ValueDto::Multisig(config) => {
-                StateValue::Multisig(config.as_ref().map(|config| {
-                    Arc::new(MultisigConfig {
-                        threshold: config.threshold,
-                        participants: config.participants.iter().map(|p| p.account()).collect(),
-                    })
-                }))
-            }
+            ValueDto::Multisig(config) => StateValue::Multisig(config.as_ref().map(|config| {
+                Arc::new(MultisigConfig {
+                    threshold: config.threshold,
+                    participants: config.participants.iter().map(|p| p.account()).collect(),
+                })
+            })),
         };
         if value.fits(key) {
             Ok(value)
@@ -228,8 +226,14 @@ pub(crate) struct TransferDto {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PayloadDto {
     Transfers(Vec<TransferDto>),
-    Burn { asset: Hex32, amount: u64 },
-    Multisig { threshold: u8, participants: Vec<Hex32> },
+    Burn {
+        asset: Hex32,
+        amount: u64,
+    },
+    Multisig {
+        threshold: u8,
+        participants: Vec<Hex32>,
+    },
 }
 
 /// A [`Transaction`]; `hash` is checked against the fields on reading.

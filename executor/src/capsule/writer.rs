@@ -198,10 +198,16 @@ mod tests {
             let listed = writer.list().expect("list");
             assert!(listed.len() <= 3, "{listed:?}");
             assert!(listed.iter().map(|e| e.bytes).sum::<u64>() <= 1_000);
-            assert_eq!(listed.last().map(|e| e.path.clone()), Some(dir.path().join(&name)));
+            assert_eq!(
+                listed.last().map(|e| e.path.clone()),
+                Some(dir.path().join(&name))
+            );
         }
         let outcome = writer
-            .write_named("capsule-9999999999999-0000-t1-fallback.json", &[b'x'; 1_001])
+            .write_named(
+                "capsule-9999999999999-0000-t1-fallback.json",
+                &[b'x'; 1_001],
+            )
             .expect("too large is not an error");
         assert_eq!(
             outcome,
