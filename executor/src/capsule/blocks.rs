@@ -189,10 +189,12 @@ impl<R: BufRead> BlocksReader<R> {
         let parsed = serde_json::from_str::<BlockLineDto>(&text)
             .map_err(|error| CapsuleError::Decode(format!("line {line}: {error}")))
             .and_then(|dto| {
-                let block = dto
-                    .block
-                    .to_block()
-                    .map_err(|error| CapsuleError::Invalid(format!("line {line}: {error}")))?;
+                let block = dto.block.to_block().map_err(|error| match error {
+                    CapsuleError::Invalid(reason) => {
+                        CapsuleError::Invalid(format!("line {line}: {reason}"))
+                    }
+                    other => other,
+                })?;
                 Ok(ExportedBlock {
                     block,
                     state_root: dto.state_root.map(Hex32::hash),

@@ -16,7 +16,7 @@
 //! - [`writer`]: the bounded directory;
 //! - [`replay`]: re-running a capsule;
 //! - [`blocks`]: the block file of `blockstm run --export-blocks` and
-//!   `blockstm replay --blocks`.
+//!   `blockstm replay --blocks`, and [`chain`]: running one on every engine.
 //!
 //! ```
 //! use executor::capsule::{Capsule, CapsuleReason, RecordedOutcome, RecordingView};
@@ -48,6 +48,7 @@
 //! ```
 
 pub mod blocks;
+pub mod chain;
 pub mod config;
 pub mod format;
 pub mod recorder;
@@ -59,6 +60,7 @@ pub mod writer;
 use std::path::Path;
 
 pub use blocks::{BlocksReader, BlocksWriter, ExportedBlock};
+pub use chain::{replay_chain, ChainDivergence, ChainReport, ChainRun};
 pub use config::CapsuleConfig;
 pub use recorder::{CapsuleSink, RecordingView};
 pub use replay::{ReplayEngine, ReplayReport, ReplayRun};
