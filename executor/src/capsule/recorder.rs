@@ -12,8 +12,9 @@
 //!   balance and nonce, the miner's), whatever values speculation saw, so replays at
 //!   other thread counts find every value they ask for;
 //! - a sequential run of the block (the oracle's reads, exactly);
-//! - after a mismatch, a second run of the candidate engine (a test double or a
-//!   daemon's own engine may read keys the VM would not).
+//! - a second run of the candidate engine (a test double or a daemon's own engine may
+//!   read keys the VM would not), whose result is only logged: the capsule keeps the
+//!   outputs of the runs the slot actually compared.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -218,7 +219,8 @@ impl CapsuleSink {
     }
 
     /// After the configured engine fell back to sequential on `block` (its output is the
-    /// one kept): records the oracle's run beside it and writes a capsule.
+    /// one kept): records the oracle's run beside it (and the engine's second run, for
+    /// its reads) and writes a capsule.
     pub fn after_fallback(
         &self,
         block: &Block,
@@ -229,6 +231,12 @@ impl CapsuleSink {
         let recorder = RecordingView::new(view);
         let recorded = recorder.record_footprint(block).and_then(|()| {
             let oracle = SequentialExecutor::new().execute_block(block, &recorder);
+            let again = engine.execute_block(block, &recorder);
+            tracing::info!(
+                topoheight = block.topoheight(),
+                fell_back_again = again.is_ok_and(|e| e.stats.fallbacks > 0),
+                "capsule: ran the engine again on the recorded state"
+            );
             recorder.into_state().map(|state| (state, oracle))
         });
         let (state, oracle) = match recorded {
