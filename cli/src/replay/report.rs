@@ -76,6 +76,17 @@ pub(super) fn print_capsule(
         )?;
     }
     writeln!(out)?;
+    if report
+        .runs
+        .iter()
+        .any(|run| run.engine == "sequential" && !run.agrees())
+    {
+        writeln!(
+            out,
+            "note: the sequential oracle does not reproduce its recorded output: suspect the \
+             capsule, or the node's own oracle run (hardware, a build difference)"
+        )?;
+    }
     let differing = report.runs.iter().filter(|run| !run.agrees()).count();
     if differing == 0 {
         let reproduced = if report.recorded.is_some() {
