@@ -35,8 +35,8 @@ pub struct CapsuleConfig {
 impl CapsuleConfig {
     /// The default count cap.
     pub const DEFAULT_MAX_FILES: usize = 16;
-    /// The default size cap: 256 MiB (a capsule of a 10,000-transaction block is 10–20
-    /// MB).
+    /// The default size cap: 256 MiB (a capsule takes about 2.5 KB per transaction of
+    /// its block: some 25 MB for 10,000 transactions).
     pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
     /// Checks the ranges serde cannot express; the error names the field.
@@ -85,4 +85,55 @@ pub struct CapsuleOverrides {
     /// `capsules.dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slot::{ConfigOverrides, ExecutorConfig};
+
+    #[test]
+    fn the_table_reads_from_the_file_and_its_defaults_hold() {
+        let config =
+            ExecutorConfig::from_toml_str("[capsules]\ndir = \"/tmp/capsules\"").expect("valid");
+        assert_eq!(config.capsules.dir, Some(PathBuf::from("/tmp/capsules")));
+        assert_eq!(config.capsules.max_files, CapsuleConfig::DEFAULT_MAX_FILES);
+        assert_eq!(config.capsules.max_bytes, CapsuleConfig::DEFAULT_MAX_BYTES);
+        assert_eq!(
+            ExecutorConfig::default().capsules.dir,
+            None,
+            "off by default"
+        );
+    }
+
+    #[test]
+    // `Jail::expect_with` fixes the closure's error type to figment's own, large one.
+    #[allow(clippy::result_large_err)]
+    fn the_environment_and_the_flags_set_the_directory() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TOS_EXECUTOR_CAPSULES__DIR", "/srv/capsules");
+            jail.set_env("TOS_EXECUTOR_CAPSULES__MAX_FILES", "4");
+            let config = ExecutorConfig::load(None, &ConfigOverrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(config.capsules.dir, Some(PathBuf::from("/srv/capsules")));
+            assert_eq!(config.capsules.max_files, 4);
+            let flags = ConfigOverrides {
+                capsules: Some(CapsuleOverrides {
+                    dir: Some("/flag/capsules".into()),
+                }),
+                ..ConfigOverrides::default()
+            };
+            let config = ExecutorConfig::load(None, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.capsules.dir, Some(PathBuf::from("/flag/capsules")));
+            assert_eq!(
+                config.capsules.max_files, 4,
+                "the flag sets only the directory"
+            );
+            jail.set_env("TOS_EXECUTOR_CAPSULES__MAX_BYTES", "0");
+            let error =
+                ExecutorConfig::load(None, &ConfigOverrides::default()).expect_err("zero bytes");
+            assert!(error.to_string().contains("capsules.max_bytes"), "{error}");
+            Ok(())
+        });
+    }
 }
