@@ -6,7 +6,9 @@
 //! oracle, batch grouping and Block-STM at several thread counts, each from the same
 //! genesis on a fresh RocksDB store, checks that every block's state root agrees, and
 //! reports throughput ratios measured in that one run beside the machine's own parallel
-//! ceiling (a table, `--json`, or a `--plot` PNG).
+//! ceiling (a table, `--json`, or a `--plot` PNG). `blockstm replay` ([`replay`]) re-runs
+//! a mismatch capsule, or a block file written by `run --export-blocks`, on every engine
+//! and thread count, and exits non-zero where they diverge.
 //!
 //! A crate of its own so that the library a daemon links, `executor`, carries none of
 //! the binary's dependencies (clap, indicatif, plotters, tracing-subscriber, tempfile,
@@ -18,6 +20,7 @@ use tracing_subscriber::EnvFilter;
 mod compare;
 mod names;
 mod plot;
+mod replay;
 mod run;
 
 /// Runs the Block-STM project's engines on generated TOS workloads.
@@ -35,6 +38,9 @@ enum Command {
     /// Run the same blocks through sequential, batch grouping and Block-STM (at each
     /// thread count), check that their state roots agree, and compare throughput.
     Compare(compare::CompareArgs),
+    /// Re-run a mismatch capsule (or, with --blocks, a block file) on every engine and
+    /// thread count, and print where they differ; exits non-zero on divergence.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +54,6 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Replay(args) => replay::replay_command(&args),
     }
 }

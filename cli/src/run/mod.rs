@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use executor::capsule::config::CapsuleOverrides;
+use executor::capsule::BlocksWriter;
 use executor::genesis_commit;
 use executor::node::{metrics, Node};
 use executor::slot::{
@@ -94,6 +96,14 @@ pub struct RunArgs {
     /// `http://ADDR/metrics` while the run lasts; a bare port means 127.0.0.1:PORT.
     #[arg(long, value_name = "ADDR", value_parser = metrics::parse_addr)]
     metrics_addr: Option<SocketAddr>,
+    /// Write a capsule to DIR after a shadow mismatch or a fallback (`blockstm replay`
+    /// re-runs it) [config: capsules.dir; default: none].
+    #[arg(long, value_name = "DIR")]
+    capsule_dir: Option<PathBuf>,
+    /// Write the chain's genesis and every block from topoheight 1, with the roots this
+    /// run reached, to FILE (JSON Lines; `blockstm replay --blocks FILE` runs it).
+    #[arg(long, value_name = "FILE")]
+    export_blocks: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -111,6 +121,10 @@ impl RunArgs {
                     cooldown_blocks: Some(cooldown_blocks),
                 }
             }),
+            capsules: self
+                .capsule_dir
+                .clone()
+                .map(|dir| CapsuleOverrides { dir: Some(dir) }),
         }
     }
 }
@@ -142,9 +156,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             genesis_commit(&workload.genesis_allocations()).context("building genesis")?;
         node.apply_genesis(&genesis).context("committing genesis")?;
     }
+    let mut export = match &args.export_blocks {
+        Some(path) => Some(start_export(path, &workload)?),
+        None => None,
+    };
     let first = node.chain_state().next_topoheight();
     if first > 1 {
-        replay(&mut workload, node.store(), first)?;
+        replay(&mut workload, node.store(), first, export.as_mut())?;
     }
 
     let metrics_server = match args.metrics_addr {
@@ -158,12 +176,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let block = workload.next_block(topoheight);
         generating += started.elapsed();
-        runtime
+        // A copy only when exporting: the node takes the block.
+        let exported = export.is_some().then(|| block.clone());
+        let applied = runtime
             .block_on(node.apply_block(block))
             .with_context(|| format!("applying block {topoheight}"))?;
+        if let (Some(export), Some(block)) = (export.as_mut(), exported) {
+            export
+                .write_block(&block, Some(applied.state_root))
+                .context("writing the block file")?;
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if let Some(export) = export {
+        export.finish().context("writing the block file")?;
+    }
     if let Some((shutdown, server)) = metrics_server {
         let _ = shutdown.send(());
         runtime
@@ -206,11 +234,36 @@ fn start_metrics_server(
     Ok((shutdown, server))
 }
 
-/// Regenerates (and discards) the blocks already in the store, so the generator's nonces
-/// match the stored chain, then checks them against a few stored nonces.
-fn replay(workload: &mut Workload, store: &RocksStore, first: u64) -> anyhow::Result<()> {
+/// The block file of `--export-blocks`, buffered.
+type Export = BlocksWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Creates the block file at `path` with the workload's genesis.
+fn start_export(path: &std::path::Path, workload: &Workload) -> anyhow::Result<Export> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("creating the block file {}", path.display()))?;
+    BlocksWriter::new(
+        std::io::BufWriter::new(file),
+        &workload.genesis_allocations(),
+    )
+    .with_context(|| format!("writing the block file {}", path.display()))
+}
+
+/// Regenerates the blocks already in the store (writing them to the block file, without
+/// roots, when exporting), so the generator's nonces match the stored chain, then checks
+/// them against a few stored nonces.
+fn replay(
+    workload: &mut Workload,
+    store: &RocksStore,
+    first: u64,
+    mut export: Option<&mut Export>,
+) -> anyhow::Result<()> {
     for topoheight in 1..first {
-        workload.next_block(topoheight);
+        let block = workload.next_block(topoheight);
+        if let Some(export) = export.as_deref_mut() {
+            export
+                .write_block(&block, None)
+                .context("writing the block file")?;
+        }
     }
     let snapshot = store.snapshot()?;
     for (index, account) in workload

@@ -9,6 +9,9 @@
 //!   key, counted, and trips the breaker; the oracle's output is kept;
 //! - otherwise: the configured engine; a fallback to sequential trips the breaker.
 //!
+//! With `[capsules]` configured, a mismatch or a fallback also writes a
+//! [capsule](crate::capsule) that replays the block without the database.
+//!
 //! This is the daemon integration guide's rollout: an opt-in engine, a threshold, a mode
 //! that runs both before any node trusts the parallel result, and a way back when it
 //! misbehaves. [`AsyncExecutor`] is the same slot for a tokio daemon.
@@ -42,6 +45,7 @@ pub use config::{
 };
 pub use shadow::Mismatch;
 
+use crate::capsule::{CapsuleSink, CapsuleWriter};
 use crate::engine::blockstm::BlockStmConfig;
 use crate::engine::sequential::SequentialExecutor;
 use crate::engine::{BlockExecutor, EngineConfig, Execution, ExecutionStats};
@@ -136,6 +140,8 @@ pub struct ExecutorSlot {
     shadow: bool,
     breaker: Mutex<CircuitBreaker>,
     counters: Counters,
+    /// Records a capsule after a mismatch or a fallback, when configured.
+    capsules: Option<CapsuleSink>,
 }
 
 impl std::fmt::Debug for ExecutorSlot {
@@ -184,6 +190,8 @@ impl ExecutorSlot {
             shadow: config.shadow,
             breaker: Mutex::new(CircuitBreaker::new(config.circuit_breaker.cooldown_blocks)),
             counters: Counters::default(),
+            capsules: CapsuleWriter::from_config(&config.capsules)
+                .map(|writer| CapsuleSink::new(writer, config.threads())),
         })
     }
 
@@ -200,6 +208,11 @@ impl ExecutorSlot {
     /// Whether shadow mode is on.
     pub fn shadow(&self) -> bool {
         self.shadow
+    }
+
+    /// The capsule recorder, when `[capsules]` names a directory.
+    pub fn capsules(&self) -> Option<&CapsuleSink> {
+        self.capsules.as_ref()
     }
 
     /// The counters so far.
@@ -255,6 +268,9 @@ impl ExecutorSlot {
         self.counters.engine_blocks.fetch_add(1, Ordering::Relaxed);
         let execution = self.engine.execute_block(block, view)?;
         self.note_fallback(&execution.stats);
+        if let (Some(capsules), true) = (&self.capsules, execution.stats.fallbacks > 0) {
+            capsules.after_fallback(block, view, &*self.engine, &execution);
+        }
         Ok(SlotExecution {
             execution,
             path: ExecutionPath::Engine,
@@ -311,6 +327,16 @@ impl ExecutorSlot {
                 "shadow mismatch: the engine's output differs from the oracle's; keeping the oracle's"
             );
             self.lock_breaker().trip(TripReason::ShadowMismatch);
+        }
+        if let Some(capsules) = &self.capsules {
+            capsules.after_shadow(
+                block,
+                view,
+                &*self.engine,
+                oracle.as_ref(),
+                candidate.as_ref(),
+                mismatch.as_ref(),
+            );
         }
         Ok(SlotExecution {
             execution: oracle?,
