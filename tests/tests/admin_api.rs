@@ -548,6 +548,16 @@ async fn a_bad_put_changes_nothing_and_names_the_field() {
         assert_eq!(after, staged, "{patch} changed something");
     }
 
+    // Setting back the configuration in effect withdraws a pending change.
+    let (code, body) = put_config(server.addr, r#"{"threads": 2}"#).await;
+    assert_eq!(code, 202, "{body}");
+    let change: ConfigChange = serde_json::from_str(&body).expect("a change");
+    assert!(change.changed.is_empty(), "{change:?}");
+    let withdrawn: ConfigView = get_json(server.addr, "/config", 200).await;
+    assert_eq!(withdrawn.pending, None);
+    let (code, body) = put_config(server.addr, r#"{"threads": 3}"#).await;
+    assert_eq!(code, 202, "{body}");
+
     // The staged change (and only it) takes effect at the next block.
     node.apply_block(chain.blocks[0].clone())
         .await

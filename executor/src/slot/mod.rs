@@ -276,8 +276,9 @@ impl ExecutorSlot {
     /// a file is validated, refuses a change of what cannot change while a node runs
     /// (the network), builds its engine now, and leaves it pending until the next block
     /// starts (a block in flight finishes under the configuration it started with).
-    /// A second call before that block replaces the first. Returns the fields that
-    /// differ from the configuration in effect; on an error nothing changes.
+    /// A second call before that block replaces the first (and one equal to the
+    /// configuration in effect withdraws it). Returns the fields that differ from the
+    /// configuration in effect; on an error nothing changes.
     pub fn reconfigure(&self, config: ExecutorConfig) -> Result<Vec<String>, ReconfigureError> {
         let mut pending = lock(&self.pending);
         self.stage(&mut pending, config)
@@ -319,6 +320,13 @@ impl ExecutorSlot {
         let current = self.config();
         reconfigure::check(&current, &config)?;
         let changed = reconfigure::changed_fields(&current, &config);
+        if changed.is_empty() {
+            // The configuration in effect: nothing to apply, and any pending change is
+            // withdrawn.
+            tracing::info!("executor configuration unchanged; any pending change withdrawn");
+            *pending = None;
+            return Ok(changed);
+        }
         let engine = match &self.custom {
             Some((kind, engine)) if *kind == config.kind => Arc::clone(engine),
             _ => build_engine(&config),
