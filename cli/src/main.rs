@@ -8,7 +8,8 @@
 //! reports throughput ratios measured in that one run beside the machine's own parallel
 //! ceiling (a table, `--json`, or a `--plot` PNG). `blockstm replay` ([`replay`]) re-runs
 //! a mismatch capsule, or a block file written by `run --export-blocks`, on every engine
-//! and thread count, and exits non-zero where they diverge.
+//! and thread count, and exits non-zero where they diverge. `blockstm status` and
+//! `blockstm config get|set` ([`admin`]) ask a running node's admin API.
 //!
 //! A crate of its own so that the library a daemon links, `executor`, carries none of
 //! the binary's dependencies (clap, indicatif, plotters, tracing-subscriber, tempfile,
@@ -17,6 +18,7 @@
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod admin;
 mod compare;
 mod names;
 mod plot;
@@ -41,6 +43,10 @@ enum Command {
     /// Re-run a mismatch capsule (or, with --blocks, a block file) on every engine and
     /// thread count, and print where they differ; exits non-zero on divergence.
     Replay(replay::ReplayArgs),
+    /// Show a running node's status (its admin API: `blockstm run --metrics-addr`).
+    Status(admin::StatusArgs),
+    /// Show or change a running node's executor configuration (from the next block).
+    Config(admin::ConfigArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,5 +61,7 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Replay(args) => replay::replay_command(&args),
+        Command::Status(args) => admin::status(&args),
+        Command::Config(args) => admin::config(&args),
     }
 }

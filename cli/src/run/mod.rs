@@ -20,6 +20,7 @@ use anyhow::{bail, Context};
 use executor::capsule::config::CapsuleOverrides;
 use executor::capsule::BlocksWriter;
 use executor::genesis_commit;
+use executor::node::health::HealthPolicy;
 use executor::node::{metrics, Node};
 use executor::slot::{
     CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, EngineKind, ExecutorConfig, Network,
@@ -93,7 +94,9 @@ pub struct RunArgs {
     #[arg(long)]
     breaker_cooldown_blocks: Option<u64>,
     /// Serve the node's statistics in the Prometheus text format at
-    /// `http://ADDR/metrics` while the run lasts; a bare port means 127.0.0.1:PORT.
+    /// `http://ADDR/metrics`, and its admin API beside them (`/status`, `/health`,
+    /// `/blocks`, `/config`; see `blockstm status` and `blockstm config`), while the run
+    /// lasts; a bare port means 127.0.0.1:PORT.
     #[arg(long, value_name = "ADDR", value_parser = metrics::parse_addr)]
     metrics_addr: Option<SocketAddr>,
     /// Write a capsule to DIR after a shadow mismatch or a fallback (`blockstm replay`
@@ -104,6 +107,13 @@ pub struct RunArgs {
     /// run reached, to FILE (JSON Lines; `blockstm replay --blocks FILE` runs it).
     #[arg(long, value_name = "FILE")]
     export_blocks: Option<PathBuf>,
+    /// `/health` reports the node unhealthy after this many seconds without a block;
+    /// 0 never does.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    health_max_block_age: u64,
+    /// How many recent blocks `/blocks` and the status's averages keep.
+    #[arg(long, value_name = "BLOCKS", default_value_t = executor::node::history::DEFAULT_HISTORY_CAPACITY)]
+    history_blocks: usize,
 }
 
 impl RunArgs {
@@ -147,10 +157,31 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?;
 
+    let health = HealthPolicy {
+        max_block_age: (args.health_max_block_age > 0)
+            .then(|| Duration::from_secs(args.health_max_block_age)),
+    };
     let node = Arc::new(
         Node::open(&args.data_dir, &config)
-            .with_context(|| format!("opening the node at {}", args.data_dir.display()))?,
+            .with_context(|| format!("opening the node at {}", args.data_dir.display()))?
+            .with_history_capacity(args.history_blocks)
+            .with_health_policy(health),
     );
+    // `SIGHUP` reads the configuration again (file, environment, these flags) and
+    // applies it from the next block.
+    #[cfg(unix)]
+    let reloader = {
+        let source = executor::slot::ConfigSource {
+            path: args.config.clone(),
+            overrides: args.overrides(),
+        };
+        let node = Arc::clone(&node);
+        runtime.spawn(async move {
+            if let Err(error) = executor::node::admin::reload_on_sighup(node, source).await {
+                tracing::warn!(%error, "cannot watch SIGHUP: no configuration reload");
+            }
+        })
+    };
     if node.chain_state().topoheight.is_none() {
         let genesis =
             genesis_commit(&workload.genesis_allocations()).context("building genesis")?;
@@ -192,6 +223,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     if let Some(export) = export {
         export.finish().context("writing the block file")?;
     }
+    #[cfg(unix)]
+    reloader.abort();
     if let Some((shutdown, server)) = metrics_server {
         let _ = shutdown.send(());
         runtime
@@ -226,7 +259,7 @@ fn start_metrics_server(
     if !local.ip().is_loopback() {
         tracing::warn!(%local, "serving metrics beyond loopback");
     }
-    eprintln!("metrics: http://{local}/metrics");
+    eprintln!("metrics: http://{local}/metrics, admin API: http://{local}/status");
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(metrics::serve(listener, node, async move {
         let _ = stop.await;

@@ -145,13 +145,12 @@ impl StateView for RecordingView<'_> {
 #[derive(Debug)]
 pub struct CapsuleSink {
     writer: CapsuleWriter,
-    threads: usize,
 }
 
 impl CapsuleSink {
-    /// A sink writing through `writer`, for an engine on `threads` threads.
-    pub fn new(writer: CapsuleWriter, threads: usize) -> Self {
-        Self { writer, threads }
+    /// A sink writing through `writer`.
+    pub fn new(writer: CapsuleWriter) -> Self {
+        Self { writer }
     }
 
     /// The writer (its directory and caps).
@@ -161,11 +160,15 @@ impl CapsuleSink {
 
     /// After a shadow comparison of `block` on `view`: records and writes a capsule when
     /// the two differed (`mismatch`) or the candidate fell back; returns its path.
+    /// `engine` ran on `threads` worker threads (the configuration the block started
+    /// under: it may change between blocks).
+    #[allow(clippy::too_many_arguments)]
     pub fn after_shadow(
         &self,
         block: &Block,
         view: &dyn StateView,
         engine: &dyn BlockExecutor,
+        threads: usize,
         oracle: Result<&Execution, &BlockError>,
         candidate: Result<&Execution, &BlockError>,
         mismatch: Option<&Mismatch>,
@@ -208,7 +211,7 @@ impl CapsuleSink {
             reason,
             created_unix_ms: now_unix_ms(),
             engine: engine.name().to_owned(),
-            threads: Some(self.threads),
+            threads: Some(threads),
             block: block.clone(),
             state,
             oracle: RecordedOutcome::of(oracle.map(|e| &e.output)),
@@ -220,12 +223,13 @@ impl CapsuleSink {
 
     /// After the configured engine fell back to sequential on `block` (its output is the
     /// one kept): records the oracle's run beside it (and the engine's second run, for
-    /// its reads) and writes a capsule.
+    /// its reads) and writes a capsule. `engine` ran on `threads` worker threads.
     pub fn after_fallback(
         &self,
         block: &Block,
         view: &dyn StateView,
         engine: &dyn BlockExecutor,
+        threads: usize,
         execution: &Execution,
     ) -> Option<PathBuf> {
         let recorder = RecordingView::new(view);
@@ -264,7 +268,7 @@ impl CapsuleSink {
             reason: CapsuleReason::Fallback,
             created_unix_ms: now_unix_ms(),
             engine: engine.name().to_owned(),
-            threads: Some(self.threads),
+            threads: Some(threads),
             block: block.clone(),
             state,
             oracle,
