@@ -6,7 +6,10 @@
 //! oracle, batch grouping and Block-STM at several thread counts, each from the same
 //! genesis on a fresh RocksDB store, checks that every block's state root agrees, and
 //! reports throughput ratios measured in that one run beside the machine's own parallel
-//! ceiling (a table, `--json`, or a `--plot` PNG).
+//! ceiling (a table, `--json`, or a `--plot` PNG). `blockstm replay` ([`replay`]) re-runs
+//! a mismatch capsule, or a block file written by `run --export-blocks`, on every engine
+//! and thread count, and exits non-zero where they diverge. `blockstm status` and
+//! `blockstm config get|set` ([`admin`]) ask a running node's admin API.
 //!
 //! A crate of its own so that the library a daemon links, `executor`, carries none of
 //! the binary's dependencies (clap, indicatif, plotters, tracing-subscriber, tempfile,
@@ -15,9 +18,11 @@
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod admin;
 mod compare;
 mod names;
 mod plot;
+mod replay;
 mod run;
 
 /// Runs the Block-STM project's engines on generated TOS workloads.
@@ -35,6 +40,13 @@ enum Command {
     /// Run the same blocks through sequential, batch grouping and Block-STM (at each
     /// thread count), check that their state roots agree, and compare throughput.
     Compare(compare::CompareArgs),
+    /// Re-run a mismatch capsule (or, with --blocks, a block file) on every engine and
+    /// thread count, and print where they differ; exits non-zero on divergence.
+    Replay(replay::ReplayArgs),
+    /// Show a running node's status (its admin API: `blockstm run --metrics-addr`).
+    Status(admin::StatusArgs),
+    /// Show or change a running node's executor configuration (from the next block).
+    Config(admin::ConfigArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +60,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Replay(args) => replay::replay_command(&args),
+        Command::Status(args) => admin::status(&args),
+        Command::Config(args) => admin::config(&args),
     }
 }

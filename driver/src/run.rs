@@ -67,7 +67,8 @@ where
     }
     let run = BlockRun::new(task, num_txns, plan, sink);
     let threads = threads.clamp(1, num_txns.max(1));
-    let stats = std::thread::scope(|scope| {
+    let started = std::time::Instant::now();
+    let mut stats = std::thread::scope(|scope| {
         // Stop at the first thread the system refuses: fewer workers only make the run
         // slower, and the calling thread always works.
         let helpers: Vec<_> = (1..threads)
@@ -87,6 +88,7 @@ where
         }
         stats
     });
+    stats.wall_nanos = crate::stats::nanos(started.elapsed());
     run.finish(stats)
 }
 

@@ -1,4 +1,5 @@
-//! What a run did: counters summed over its workers.
+//! What a run did: counters summed over its workers, and where its time went (the
+//! workers' busy time against the run's wall time: the parallelism it achieved).
 
 /// Counters of one parallel run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,14 @@ pub struct DriverStats {
     /// Transactions executed and committed in frontier runs (counted in `executions`
     /// too): final on their first execution, with no read set to validate.
     pub frontier_txns: u64,
+    /// Nanoseconds the workers spent on tasks, summed over workers: each worker's time
+    /// in its loop less the time it found nothing to do. Timing, not a count: it differs
+    /// from run to run.
+    pub busy_nanos: u64,
+    /// Nanoseconds from the run's start to its last worker's end (set once per run, by
+    /// [`run_parallel`](crate::run_parallel); summed over runs by
+    /// [`DriverStats::accumulate`]).
+    pub wall_nanos: u64,
 }
 
 impl DriverStats {
@@ -60,5 +69,41 @@ impl DriverStats {
         self.settle_waits += other.settle_waits;
         self.frontier_runs += other.frontier_runs;
         self.frontier_txns += other.frontier_txns;
+        self.busy_nanos += other.busy_nanos;
+        self.wall_nanos += other.wall_nanos;
+    }
+
+    /// The parallelism the run achieved: the workers' busy time over its wall time (1.0
+    /// is one core's worth of work, the thread count the most there can be); `None`
+    /// when no wall time was measured (no parallel run).
+    pub fn achieved_parallelism(&self) -> Option<f64> {
+        (self.wall_nanos > 0).then(|| self.busy_nanos as f64 / self.wall_nanos as f64)
+    }
+}
+
+/// Nanoseconds in `duration`, saturating (a `u64` holds 584 years of them).
+pub(crate) fn nanos(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn achieved_parallelism_is_busy_over_wall() {
+        assert_eq!(DriverStats::default().achieved_parallelism(), None);
+        let mut stats = DriverStats {
+            busy_nanos: 300,
+            wall_nanos: 200,
+            ..DriverStats::default()
+        };
+        assert_eq!(stats.achieved_parallelism(), Some(1.5));
+        stats.accumulate(&DriverStats {
+            busy_nanos: 100,
+            wall_nanos: 200,
+            ..DriverStats::default()
+        });
+        assert_eq!(stats.achieved_parallelism(), Some(1.0));
     }
 }

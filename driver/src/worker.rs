@@ -6,7 +6,7 @@ use scheduler::{ExecutionClaim, Task};
 
 use crate::error::DriverError;
 use crate::run::BlockRun;
-use crate::stats::DriverStats;
+use crate::stats::{nanos, DriverStats};
 use crate::sync::{self, lock, Ordering};
 use crate::task::{CommitSink, ExecuteError, ParallelTask};
 use crate::view::{Blocker, SpeculativeReads};
@@ -35,6 +35,11 @@ where
     }
 
     fn work_loop(&self, stats: &mut DriverStats) {
+        // Busy time is the loop's time less its idle spells, so the clock is read twice
+        // per idle spell (when one starts and when it ends), never per task or read.
+        let started = std::time::Instant::now();
+        let mut idle = std::time::Duration::ZERO;
+        let mut idle_since: Option<std::time::Instant> = None;
         let mut read_buffer = Vec::new();
         let mut claim = ExecutionClaim::default();
         let mut pending: Option<Task> = None;
@@ -62,12 +67,22 @@ where
             };
             if task.is_none() {
                 // Nothing to do until another worker finishes something.
+                if idle_rounds == 0 {
+                    idle_since = Some(std::time::Instant::now());
+                }
                 idle_rounds += 1;
                 sync::idle(idle_rounds);
             } else {
+                if let Some(since) = idle_since.take() {
+                    idle += since.elapsed();
+                }
                 idle_rounds = 0;
             }
         }
+        if let Some(since) = idle_since {
+            idle += since.elapsed();
+        }
+        stats.busy_nanos = nanos(started.elapsed().saturating_sub(idle));
     }
 
     fn execute(

@@ -10,6 +10,9 @@
 //!   them ([`engine::build`]).
 //! - [`slot`]: the daemon's executor slot: configuration, the parallel threshold, shadow
 //!   mode, the circuit breaker, and an async facade for tokio.
+//! - [`capsule`]: mismatch capsules: the evidence of a shadow mismatch or a fallback in
+//!   one file that replays without a database, its bounded directory, replay on every
+//!   engine, and the block file of `blockstm run --export-blocks`.
 //! - [`node`]: the daemon's block path in small: blocks applied in order to a store
 //!   through the slot, with statistics and Prometheus metrics.
 //! - [`workload`]: the seeded block generator of the binary, benches and tests.
@@ -17,6 +20,7 @@
 //! The library never prints; it reports through return values and `tracing`.
 
 pub mod block;
+pub mod capsule;
 pub mod engine;
 pub mod model;
 pub mod node;

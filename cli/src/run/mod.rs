@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use executor::capsule::config::CapsuleOverrides;
+use executor::capsule::BlocksWriter;
 use executor::genesis_commit;
+use executor::node::health::HealthPolicy;
 use executor::node::{metrics, Node};
 use executor::slot::{
     CircuitBreakerOverrides, ConfigOverrides, ContentionCutoff, EngineKind, ExecutorConfig, Network,
@@ -91,9 +94,26 @@ pub struct RunArgs {
     #[arg(long)]
     breaker_cooldown_blocks: Option<u64>,
     /// Serve the node's statistics in the Prometheus text format at
-    /// `http://ADDR/metrics` while the run lasts; a bare port means 127.0.0.1:PORT.
+    /// `http://ADDR/metrics`, and its admin API beside them (`/status`, `/health`,
+    /// `/blocks`, `/config`; see `blockstm status` and `blockstm config`), while the run
+    /// lasts; a bare port means 127.0.0.1:PORT.
     #[arg(long, value_name = "ADDR", value_parser = metrics::parse_addr)]
     metrics_addr: Option<SocketAddr>,
+    /// Write a capsule to DIR after a shadow mismatch or a fallback (`blockstm replay`
+    /// re-runs it) [config: capsules.dir; default: none].
+    #[arg(long, value_name = "DIR")]
+    capsule_dir: Option<PathBuf>,
+    /// Write the chain's genesis and every block from topoheight 1, with the roots this
+    /// run reached, to FILE (JSON Lines; `blockstm replay --blocks FILE` runs it).
+    #[arg(long, value_name = "FILE")]
+    export_blocks: Option<PathBuf>,
+    /// `/health` reports the node unhealthy after this many seconds without a block;
+    /// 0 never does.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    health_max_block_age: u64,
+    /// How many recent blocks `/blocks` and the status's averages keep.
+    #[arg(long, value_name = "BLOCKS", default_value_t = executor::node::history::DEFAULT_HISTORY_CAPACITY)]
+    history_blocks: usize,
 }
 
 impl RunArgs {
@@ -111,6 +131,10 @@ impl RunArgs {
                     cooldown_blocks: Some(cooldown_blocks),
                 }
             }),
+            capsules: self
+                .capsule_dir
+                .clone()
+                .map(|dir| CapsuleOverrides { dir: Some(dir) }),
         }
     }
 }
@@ -133,18 +157,43 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?;
 
+    let health = HealthPolicy {
+        max_block_age: (args.health_max_block_age > 0)
+            .then(|| Duration::from_secs(args.health_max_block_age)),
+    };
     let node = Arc::new(
         Node::open(&args.data_dir, &config)
-            .with_context(|| format!("opening the node at {}", args.data_dir.display()))?,
+            .with_context(|| format!("opening the node at {}", args.data_dir.display()))?
+            .with_history_capacity(args.history_blocks)
+            .with_health_policy(health),
     );
+    // `SIGHUP` reads the configuration again (file, environment, these flags) and
+    // applies it from the next block.
+    #[cfg(unix)]
+    let reloader = {
+        let source = executor::slot::ConfigSource {
+            path: args.config.clone(),
+            overrides: args.overrides(),
+        };
+        let node = Arc::clone(&node);
+        runtime.spawn(async move {
+            if let Err(error) = executor::node::admin::reload_on_sighup(node, source).await {
+                tracing::warn!(%error, "cannot watch SIGHUP: no configuration reload");
+            }
+        })
+    };
     if node.chain_state().topoheight.is_none() {
         let genesis =
             genesis_commit(&workload.genesis_allocations()).context("building genesis")?;
         node.apply_genesis(&genesis).context("committing genesis")?;
     }
+    let mut export = match &args.export_blocks {
+        Some(path) => Some(start_export(path, &workload)?),
+        None => None,
+    };
     let first = node.chain_state().next_topoheight();
     if first > 1 {
-        replay(&mut workload, node.store(), first)?;
+        replay(&mut workload, node.store(), first, export.as_mut())?;
     }
 
     let metrics_server = match args.metrics_addr {
@@ -158,12 +207,24 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let block = workload.next_block(topoheight);
         generating += started.elapsed();
-        runtime
+        // A copy only when exporting: the node takes the block.
+        let exported = export.is_some().then(|| block.clone());
+        let applied = runtime
             .block_on(node.apply_block(block))
             .with_context(|| format!("applying block {topoheight}"))?;
+        if let (Some(export), Some(block)) = (export.as_mut(), exported) {
+            export
+                .write_block(&block, Some(applied.state_root))
+                .context("writing the block file")?;
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if let Some(export) = export {
+        export.finish().context("writing the block file")?;
+    }
+    #[cfg(unix)]
+    reloader.abort();
     if let Some((shutdown, server)) = metrics_server {
         let _ = shutdown.send(());
         runtime
@@ -198,7 +259,7 @@ fn start_metrics_server(
     if !local.ip().is_loopback() {
         tracing::warn!(%local, "serving metrics beyond loopback");
     }
-    eprintln!("metrics: http://{local}/metrics");
+    eprintln!("metrics: http://{local}/metrics, admin API: http://{local}/status");
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(metrics::serve(listener, node, async move {
         let _ = stop.await;
@@ -206,11 +267,36 @@ fn start_metrics_server(
     Ok((shutdown, server))
 }
 
-/// Regenerates (and discards) the blocks already in the store, so the generator's nonces
-/// match the stored chain, then checks them against a few stored nonces.
-fn replay(workload: &mut Workload, store: &RocksStore, first: u64) -> anyhow::Result<()> {
+/// The block file of `--export-blocks`, buffered.
+type Export = BlocksWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Creates the block file at `path` with the workload's genesis.
+fn start_export(path: &std::path::Path, workload: &Workload) -> anyhow::Result<Export> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("creating the block file {}", path.display()))?;
+    BlocksWriter::new(
+        std::io::BufWriter::new(file),
+        &workload.genesis_allocations(),
+    )
+    .with_context(|| format!("writing the block file {}", path.display()))
+}
+
+/// Regenerates the blocks already in the store (writing them to the block file, without
+/// roots, when exporting), so the generator's nonces match the stored chain, then checks
+/// them against a few stored nonces.
+fn replay(
+    workload: &mut Workload,
+    store: &RocksStore,
+    first: u64,
+    mut export: Option<&mut Export>,
+) -> anyhow::Result<()> {
     for topoheight in 1..first {
-        workload.next_block(topoheight);
+        let block = workload.next_block(topoheight);
+        if let Some(export) = export.as_deref_mut() {
+            export
+                .write_block(&block, None)
+                .context("writing the block file")?;
+        }
     }
     let snapshot = store.snapshot()?;
     for (index, account) in workload

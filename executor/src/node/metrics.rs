@@ -1,5 +1,5 @@
 //! The node's statistics in the Prometheus text format, and a small HTTP server that
-//! serves them (`blockstm run --metrics-addr`).
+//! serves them (`blockstm run --metrics-addr`) beside the [admin API](super::admin).
 //!
 //! Metrics are built from a [`NodeStats`] snapshot at each scrape rather than kept in a
 //! registry beside it: the node has one source of truth, and a scrape is rare next to
@@ -15,9 +15,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
 use prometheus::{Counter, Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, TextEncoder};
 use storage_adapter::BlockStore;
 
+use super::histograms::BlockHistograms;
 use super::{Node, NodeStats};
 
 /// Every metric name this module exports, for tests and dashboards.
@@ -52,6 +54,27 @@ pub const METRIC_NAMES: &[&str] = &[
 
 /// `stats` in the Prometheus text exposition format (version 0.0.4).
 pub fn render(stats: &NodeStats) -> String {
+    encode(&families(stats))
+}
+
+/// `stats` and the per-block `histograms` in the Prometheus text exposition format.
+pub fn render_with_histograms(stats: &NodeStats, histograms: &BlockHistograms) -> String {
+    let mut families = families(stats);
+    families.extend(histograms.collect());
+    encode(&families)
+}
+
+fn encode(families: &[MetricFamily]) -> String {
+    let mut text = Vec::new();
+    // Encoding into a Vec only fails on metric families the crate itself built wrongly.
+    if let Err(error) = TextEncoder::new().encode(families, &mut text) {
+        tracing::warn!(%error, "encoding the metrics failed");
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// The counters and gauges of `stats`.
+fn families(stats: &NodeStats) -> Vec<MetricFamily> {
     let mut families = Vec::new();
     let mut counter = |name: &str, help: &str, value: u64| {
         // Names and help are constants of this module, so `new` cannot fail; a metric
@@ -227,18 +250,14 @@ pub fn render(stats: &NodeStats) -> String {
         "1 while the circuit breaker keeps the parallel engine off.",
         i64::from(slot.breaker_open),
     );
-    let mut text = Vec::new();
-    // Encoding into a Vec only fails on metric families the crate itself built wrongly.
-    if let Err(error) = TextEncoder::new().encode(&families, &mut text) {
-        tracing::warn!(%error, "encoding the metrics failed");
-    }
-    String::from_utf8_lossy(&text).into_owned()
+    families
 }
 
-/// Serves `node`'s metrics at `GET /metrics` on `listener` until `shutdown` completes.
+/// Serves `node`'s metrics at `GET /metrics`, and its [admin API](super::admin) beside
+/// them, on `listener` until `shutdown` completes.
 ///
 /// Bind the listener to a loopback address unless the metrics are meant for other hosts:
-/// they say how busy the node is.
+/// they say how busy the node is, and the admin API changes its configuration.
 pub async fn serve<S, F>(
     listener: tokio::net::TcpListener,
     node: Arc<Node<S>>,
@@ -250,6 +269,7 @@ where
 {
     let app = Router::new()
         .route("/metrics", get(scrape::<S>))
+        .merge(super::admin::routes::<S>())
         .with_state(node);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -9,9 +9,16 @@
 //!
 //! Tracing: one `block` span per block (topoheight, transactions, path, figures) with an
 //! `execute` and a `commit` span inside; `RUST_LOG` picks the level. The library prints
-//! nothing; [`Node::stats`] and [`metrics`] report.
+//! nothing; [`Node::stats`] and [`metrics`] report, and the [admin API](admin) shows
+//! the status, the health and the recent blocks ([`history`]) and changes the
+//! configuration at run time.
 
+pub mod admin;
+pub mod health;
+pub mod histograms;
+pub mod history;
 pub mod metrics;
+pub mod status;
 
 #[cfg(feature = "rocksdb")]
 use std::path::Path;
@@ -29,9 +36,13 @@ use crate::model::Block;
 #[cfg(feature = "rocksdb")]
 use crate::slot::ExecutorConfig;
 use crate::slot::{
-    AsyncExecuteError, AsyncExecutor, ConfigError, ExecutionPath, ExecutorSlot, ShadowReport,
-    SlotExecution, SlotStats,
+    AsyncExecuteError, AsyncExecutor, BreakerState, ConfigError, ExecutionPath, ExecutorSlot,
+    ShadowReport, SlotExecution, SlotStats,
 };
+use health::{Health, HealthPolicy, HealthReason};
+use histograms::BlockHistograms;
+use history::{BlockHistory, BlockRecord};
+use status::{BreakerStatus, NodeStatus};
 
 /// How far ahead of the tip a block may arrive and wait for its turn, by default.
 pub const DEFAULT_MAX_BLOCKS_AHEAD: u64 = 1024;
@@ -112,6 +123,8 @@ pub struct AppliedBlock {
     pub successful: u64,
     /// Which way the slot executed it.
     pub path: ExecutionPath,
+    /// The configured engine it ran under ([`SlotExecution::engine`]).
+    pub engine: &'static str,
     /// The counters of the engine whose output was committed.
     pub stats: ExecutionStats,
     /// In shadow mode, what the comparison saw.
@@ -185,7 +198,22 @@ pub struct Node<S: BlockStore + 'static = DefaultStore> {
     /// Held from execution to commit, so one block at a time runs.
     apply: Arc<AsyncMutex<()>>,
     stats: Mutex<NodeStats>,
+    /// The recent blocks and what health needs: updated once per block.
+    activity: Mutex<Activity>,
+    histograms: BlockHistograms,
+    health_policy: HealthPolicy,
+    started: Instant,
     max_blocks_ahead: u64,
+}
+
+/// What the node remembers of its recent blocks.
+#[derive(Debug)]
+struct Activity {
+    history: BlockHistory,
+    /// When the last block was applied (or the node started).
+    last_block_at: Instant,
+    /// The last block that failed, and why, unless a block was applied since.
+    last_failure: Option<(u64, String)>,
 }
 
 /// The store a [`Node`] keeps by default: RocksDB, or memory in a build without it.
@@ -211,14 +239,36 @@ impl<S: BlockStore + 'static> Node<S> {
             topoheight: chain.topoheight,
             ..NodeStats::default()
         };
+        let started = Instant::now();
         Ok(Self {
             store: Arc::new(store),
             executor: AsyncExecutor::new(slot),
             tip: watch::Sender::new(chain),
             apply: Arc::new(AsyncMutex::new(())),
             stats: Mutex::new(stats),
+            activity: Mutex::new(Activity {
+                history: BlockHistory::default(),
+                last_block_at: started,
+                last_failure: None,
+            }),
+            histograms: BlockHistograms::new(),
+            health_policy: HealthPolicy::default(),
+            started,
             max_blocks_ahead: DEFAULT_MAX_BLOCKS_AHEAD,
         })
+    }
+
+    /// Keeps the latest `capacity` blocks for [`Node::recent_blocks`] (default
+    /// [`history::DEFAULT_HISTORY_CAPACITY`]).
+    pub fn with_history_capacity(self, capacity: usize) -> Self {
+        lock(&self.activity).history = BlockHistory::new(capacity);
+        self
+    }
+
+    /// Sets what [`Node::health`] counts as healthy.
+    pub fn with_health_policy(mut self, policy: HealthPolicy) -> Self {
+        self.health_policy = policy;
+        self
     }
 
     /// Sets how far ahead of the tip a block may arrive and wait (default
@@ -255,9 +305,73 @@ impl<S: BlockStore + 'static> Node<S> {
         stats
     }
 
-    /// The statistics in the Prometheus text format.
+    /// The statistics in the Prometheus text format, with the per-block histograms.
     pub fn render_metrics(&self) -> String {
-        metrics::render(&self.stats())
+        metrics::render_with_histograms(&self.stats(), &self.histograms)
+    }
+
+    /// The latest `n` applied blocks (as many as the history keeps), oldest first.
+    pub fn recent_blocks(&self, n: usize) -> Vec<BlockRecord> {
+        lock(&self.activity).history.last(n)
+    }
+
+    /// How many blocks the history keeps.
+    pub fn history_capacity(&self) -> usize {
+        lock(&self.activity).history.capacity()
+    }
+
+    /// Whether the node is healthy: it applies blocks (one within
+    /// [`HealthPolicy::max_block_age`]), the last one did not fail, and the circuit
+    /// breaker is closed.
+    pub fn health(&self) -> Health {
+        let (age, failure) = {
+            let activity = lock(&self.activity);
+            (
+                activity.last_block_at.elapsed(),
+                activity.last_failure.clone(),
+            )
+        };
+        let mut reasons = Vec::new();
+        if let BreakerState::Open { remaining_blocks } = self.executor.slot().breaker_state() {
+            reasons.push(HealthReason::BreakerOpen { remaining_blocks });
+        }
+        if let Some((topoheight, error)) = failure {
+            reasons.push(HealthReason::LastBlockFailed { topoheight, error });
+        }
+        if let Some(max) = self.health_policy.max_block_age {
+            if age > max {
+                reasons.push(HealthReason::NoRecentBlock {
+                    seconds_since_last_block: age.as_secs_f64(),
+                    max_seconds: max.as_secs_f64(),
+                });
+            }
+        }
+        Health::from_reasons(age.as_secs_f64(), reasons)
+    }
+
+    /// The node's status: configuration, breaker, chain, totals, recent averages, health.
+    pub fn status(&self) -> NodeStatus {
+        let slot = self.executor.slot();
+        let config = slot.config();
+        let stats = self.stats();
+        let recent = lock(&self.activity).history.recent_averages();
+        NodeStatus {
+            engine: slot.engine_name().to_owned(),
+            threads: config.threads(),
+            network: config.network,
+            shadow: config.shadow,
+            min_parallel_txns: config.min_parallel_txns(),
+            breaker: BreakerStatus::from(&slot.breaker()),
+            topoheight: stats.topoheight,
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            blocks: stats.blocks,
+            transactions: stats.transactions,
+            successful_transactions: stats.successful_transactions,
+            recent,
+            health: self.health(),
+            pending_config: slot.pending_config(),
+            config,
+        }
     }
 
     /// Commits `genesis` to an empty store.
@@ -290,7 +404,22 @@ impl<S: BlockStore + 'static> Node<S> {
             engine_ms = tracing::field::Empty,
             commit_ms = tracing::field::Empty,
         );
-        self.apply_in_turn(block).instrument(span).await
+        let result = self.apply_in_turn(block).instrument(span).await;
+        if let Err(error) = &result {
+            self.note_failure(topoheight, error);
+        }
+        result
+    }
+
+    /// Remembers a block that failed in execution or commit (for [`Node::health`]); a
+    /// block refused for its topoheight says nothing about the node.
+    fn note_failure(&self, topoheight: u64, error: &NodeError) {
+        match error {
+            NodeError::AlreadyApplied { .. } | NodeError::TooFarAhead { .. } => {}
+            error => {
+                lock(&self.activity).last_failure = Some((topoheight, error.to_string()));
+            }
+        }
     }
 
     async fn apply_in_turn(&self, block: Block) -> Result<AppliedBlock, NodeError> {
@@ -319,6 +448,7 @@ impl<S: BlockStore + 'static> Node<S> {
         // Taken apart rather than cloned: the commit (every write of the block) moves to
         // the blocking thread.
         let SlotExecution {
+            engine,
             execution: Execution { output, stats },
             path,
             shadow,
@@ -352,6 +482,7 @@ impl<S: BlockStore + 'static> Node<S> {
             transactions,
             successful,
             path,
+            engine,
             stats,
             shadow,
             engine_time,
@@ -394,6 +525,14 @@ impl<S: BlockStore + 'static> Node<S> {
     }
 
     fn record(&self, applied: &AppliedBlock) {
+        let record = BlockRecord::from_applied(applied);
+        self.histograms.observe(&record);
+        {
+            let mut activity = lock(&self.activity);
+            activity.history.push(record);
+            activity.last_block_at = Instant::now();
+            activity.last_failure = None;
+        }
         let mut stats = lock(&self.stats);
         stats.topoheight = Some(applied.topoheight);
         stats.blocks += 1;

@@ -89,6 +89,27 @@ impl CircuitBreaker {
         );
     }
 
+    /// Changes the cooldown of later trips (a new configuration). An open breaker keeps
+    /// its remaining blocks, cut to the new cooldown; a cooldown of 0 closes it, since
+    /// it means "never open".
+    pub fn set_cooldown(&mut self, cooldown_blocks: u64) {
+        self.cooldown_blocks = cooldown_blocks;
+        if let BreakerState::Open { remaining_blocks } = self.state {
+            self.state = if cooldown_blocks == 0 {
+                BreakerState::Closed
+            } else {
+                BreakerState::Open {
+                    remaining_blocks: remaining_blocks.min(cooldown_blocks),
+                }
+            };
+        }
+    }
+
+    /// Blocks a trip keeps the breaker open for.
+    pub fn cooldown_blocks(&self) -> u64 {
+        self.cooldown_blocks
+    }
+
     /// The current state.
     pub fn state(&self) -> BreakerState {
         self.state
@@ -136,6 +157,30 @@ mod tests {
             }
         );
         assert_eq!(breaker.trips(), 2);
+    }
+
+    #[test]
+    fn a_new_cooldown_cuts_an_open_breaker_and_zero_closes_it() {
+        let mut breaker = CircuitBreaker::new(10);
+        breaker.trip(TripReason::Fallback);
+        breaker.set_cooldown(3);
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Open {
+                remaining_blocks: 3
+            }
+        );
+        breaker.set_cooldown(50);
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Open {
+                remaining_blocks: 3
+            },
+            "a longer cooldown does not extend the current one"
+        );
+        breaker.set_cooldown(0);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(breaker.cooldown_blocks(), 0);
     }
 
     #[test]

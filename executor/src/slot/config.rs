@@ -24,6 +24,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::capsule::config::{CapsuleConfig, CapsuleOverrides};
 use crate::engine::blockstm::BlockStmConfig;
 use crate::engine::EngineKind;
 use crate::model::MAX_BLOCK_TRANSACTIONS;
@@ -203,6 +204,8 @@ pub struct ExecutorConfig {
     pub shadow: bool,
     /// When the parallel engine is turned off after a mismatch or a fallback.
     pub circuit_breaker: CircuitBreakerConfig,
+    /// Where mismatch capsules go, and the directory's caps (off without a `dir`).
+    pub capsules: CapsuleConfig,
 }
 
 /// Why a configuration was refused. Every variant names the field at fault.
@@ -323,6 +326,7 @@ impl ExecutorConfig {
                 });
             }
         }
+        self.capsules.validate()?;
         if self.shadow && self.kind == EngineKind::Sequential {
             return Err(ConfigError::Invalid {
                 field: "shadow",
@@ -372,6 +376,9 @@ pub struct ConfigOverrides {
     /// `circuit_breaker.cooldown_blocks`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreakerOverrides>,
+    /// `capsules.dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capsules: Option<CapsuleOverrides>,
 }
 
 /// [`ConfigOverrides`] of the `circuit_breaker` table.
@@ -451,6 +458,10 @@ mod tests {
             ("thread = 4", "thread"),
             ("[circuit_breaker]\ncooldown_blocks = -1", "cooldown_blocks"),
             ("kind = \"sequential\"\nshadow = true", "shadow"),
+            ("[capsules]\nmax_files = 0", "capsules.max_files"),
+            ("[capsules]\nmax_bytes = 0", "capsules.max_bytes"),
+            ("[capsules]\ndir = \"\"", "capsules.dir"),
+            ("[capsules]\nmax_file = 3", "max_file"),
         ] {
             let error = ExecutorConfig::from_toml_str(toml).expect_err(toml);
             assert!(
@@ -470,6 +481,11 @@ mod tests {
             contention_cutoff: ContentionCutoff(None),
             shadow: true,
             circuit_breaker: CircuitBreakerConfig { cooldown_blocks: 5 },
+            capsules: CapsuleConfig {
+                dir: Some("/var/lib/tos/capsules".into()),
+                max_files: 3,
+                max_bytes: 1_000_000,
+            },
         };
         let toml = toml::to_string(&config).expect("serialisable");
         assert_eq!(

@@ -9,9 +9,17 @@
 //!   key, counted, and trips the breaker; the oracle's output is kept;
 //! - otherwise: the configured engine; a fallback to sequential trips the breaker.
 //!
+//! With `[capsules]` configured, a mismatch or a fallback also writes a
+//! [capsule](crate::capsule) that replays the block without the database.
+//!
 //! This is the daemon integration guide's rollout: an opt-in engine, a threshold, a mode
 //! that runs both before any node trusts the parallel result, and a way back when it
 //! misbehaves. [`AsyncExecutor`] is the same slot for a tokio daemon.
+//!
+//! The configuration can change while the node runs ([`ExecutorSlot::reconfigure`],
+//! [`reconfigure`]): a new configuration is validated and its engine built at once, but
+//! it waits until the next block starts, so a block always runs from start to end under
+//! one configuration.
 //!
 //! ```
 //! use executor::slot::{ExecutorConfig, ExecutorSlot};
@@ -25,6 +33,7 @@
 mod asynchronous;
 pub mod breaker;
 mod config;
+pub mod reconfigure;
 pub mod shadow;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,16 +49,19 @@ pub use config::{
     CircuitBreakerConfig, CircuitBreakerOverrides, ConfigError, ConfigOverrides, ContentionCutoff,
     ExecutorConfig, Network, UnknownNetwork, ENV_PREFIX, MAX_THREADS,
 };
+pub use reconfigure::{ConfigSource, ReconfigureError};
 pub use shadow::Mismatch;
 
+use crate::capsule::{CapsuleSink, CapsuleWriter};
 use crate::engine::blockstm::BlockStmConfig;
 use crate::engine::sequential::SequentialExecutor;
 use crate::engine::{BlockExecutor, EngineConfig, Execution, ExecutionStats};
 use crate::model::Block;
 use crate::outcome::BlockError;
 
-/// Which way the slot executed a block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which way the slot executed a block (serialized as [`ExecutionPath::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExecutionPath {
     /// The oracle, because the block is under the threshold or the kind is sequential.
     BelowThreshold,
@@ -76,6 +88,9 @@ impl ExecutionPath {
 /// One block through the slot: the execution kept, and how it was obtained.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotExecution {
+    /// The configured engine's name in the configuration the block ran under (the
+    /// candidate in shadow mode; the engine that would have run on the oracle's paths).
+    pub engine: &'static str,
     /// The output kept (in shadow mode, the oracle's) and the counters of the engine that
     /// produced it.
     pub execution: Execution,
@@ -128,78 +143,238 @@ struct Counters {
     fallbacks: AtomicU64,
 }
 
+/// A configuration in effect (or waiting for the next block): the configuration, and
+/// what the slot derives from it.
+struct Route {
+    config: ExecutorConfig,
+    engine: Arc<dyn BlockExecutor>,
+    min_parallel_txns: usize,
+}
+
+impl Route {
+    fn new(config: ExecutorConfig, engine: Arc<dyn BlockExecutor>) -> Self {
+        Self {
+            min_parallel_txns: config.min_parallel_txns(),
+            config,
+            engine,
+        }
+    }
+}
+
 /// The executor slot; see the module docs.
 pub struct ExecutorSlot {
-    engine: Arc<dyn BlockExecutor>,
-    kind: EngineKind,
-    min_parallel_txns: usize,
-    shadow: bool,
+    /// The configuration in effect; each block takes it once, at its start.
+    route: Mutex<Arc<Route>>,
+    /// A configuration accepted but not yet in effect (it takes effect when the next
+    /// block starts).
+    pending: Mutex<Option<Arc<Route>>>,
+    /// The engine given to [`ExecutorSlot::with_engine`] and its kind: a new
+    /// configuration of that kind keeps it.
+    custom: Option<(EngineKind, Arc<dyn BlockExecutor>)>,
     breaker: Mutex<CircuitBreaker>,
     counters: Counters,
+    /// Records a capsule after a mismatch or a fallback, when configured.
+    capsules: Option<CapsuleSink>,
 }
 
 impl std::fmt::Debug for ExecutorSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let route = self.route();
         f.debug_struct("ExecutorSlot")
-            .field("engine", &self.engine.name())
-            .field("kind", &self.kind)
-            .field("min_parallel_txns", &self.min_parallel_txns)
-            .field("shadow", &self.shadow)
+            .field("engine", &route.engine.name())
+            .field("config", &route.config)
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// The engine `config` asks for, as the library builds it.
+fn build_engine(config: &ExecutorConfig) -> Arc<dyn BlockExecutor> {
+    let threads = config.threads();
+    let engines = EngineConfig {
+        block_stm: BlockStmConfig {
+            threads,
+            // The slot applies the threshold itself; the engine keeps only its
+            // own floor (a block of one transaction has nothing to overlap).
+            min_parallel_txns: 2,
+            contention_cutoff: config.contention_cutoff.0,
+            ..BlockStmConfig::default()
+        },
+        ..EngineConfig::new(threads)
+    };
+    crate::engine::build(config.kind, &engines)
 }
 
 impl ExecutorSlot {
     /// The slot `config` describes, with the engine of its `kind`; refuses a
     /// configuration that does not [validate](ExecutorConfig::validate).
     pub fn new(config: &ExecutorConfig) -> Result<Self, ConfigError> {
-        let threads = config.threads();
-        let engines = EngineConfig {
-            block_stm: BlockStmConfig {
-                threads,
-                // The slot applies the threshold itself; the engine keeps only its
-                // own floor (a block of one transaction has nothing to overlap).
-                min_parallel_txns: 2,
-                contention_cutoff: config.contention_cutoff.0,
-                ..BlockStmConfig::default()
-            },
-            ..EngineConfig::new(threads)
-        };
-        Self::with_engine(config, crate::engine::build(config.kind, &engines))
+        config.validate()?;
+        Ok(Self::from_route(
+            Route::new(config.clone(), build_engine(config)),
+            None,
+        ))
     }
 
     /// A slot that runs `engine` where `config` says the configured engine runs (its
     /// `kind` is only used to tell whether the engine is the oracle itself). For an engine
-    /// of the daemon's own, or a test double.
+    /// of the daemon's own, or a test double. A [new configuration](Self::reconfigure)
+    /// of the same kind keeps `engine` (its threads are its own business); one of
+    /// another kind runs the library's engine of that kind.
     pub fn with_engine(
         config: &ExecutorConfig,
         engine: Arc<dyn BlockExecutor>,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Self {
-            engine,
-            kind: config.kind,
-            min_parallel_txns: config.min_parallel_txns(),
-            shadow: config.shadow,
-            breaker: Mutex::new(CircuitBreaker::new(config.circuit_breaker.cooldown_blocks)),
+        Ok(Self::from_route(
+            Route::new(config.clone(), Arc::clone(&engine)),
+            Some((config.kind, engine)),
+        ))
+    }
+
+    fn from_route(route: Route, custom: Option<(EngineKind, Arc<dyn BlockExecutor>)>) -> Self {
+        Self {
+            breaker: Mutex::new(CircuitBreaker::new(
+                route.config.circuit_breaker.cooldown_blocks,
+            )),
+            pending: Mutex::new(None),
+            custom,
             counters: Counters::default(),
-        })
+            // The capsule directory and caps are read once: `PUT /config` and a reload
+            // change the engine's settings, not where evidence goes.
+            capsules: CapsuleWriter::from_config(&route.config.capsules).map(CapsuleSink::new),
+            route: Mutex::new(Arc::new(route)),
+        }
     }
 
-    /// The threshold: blocks with fewer transactions run on the oracle.
+    /// The threshold in effect: blocks with fewer transactions run on the oracle.
     pub fn min_parallel_txns(&self) -> usize {
-        self.min_parallel_txns
+        self.route().min_parallel_txns
     }
 
-    /// The configured engine's name.
+    /// The configured engine's name (in the configuration in effect).
     pub fn engine_name(&self) -> &'static str {
-        self.engine.name()
+        self.route().engine.name()
     }
 
-    /// Whether shadow mode is on.
+    /// Whether shadow mode is on (in the configuration in effect).
     pub fn shadow(&self) -> bool {
-        self.shadow
+        self.route().config.shadow
+    }
+
+    /// The configuration in effect: the one the last block started under, or the first.
+    pub fn config(&self) -> ExecutorConfig {
+        self.route().config.clone()
+    }
+
+    /// A configuration accepted by [`ExecutorSlot::reconfigure`] that waits for the next
+    /// block to start.
+    pub fn pending_config(&self) -> Option<ExecutorConfig> {
+        lock(&self.pending)
+            .as_ref()
+            .map(|route| route.config.clone())
+    }
+
+    /// The configuration the next block will start under: the pending one, or the one in
+    /// effect.
+    pub fn next_config(&self) -> ExecutorConfig {
+        self.pending_config().unwrap_or_else(|| self.config())
+    }
+
+    /// Replaces the configuration from the next block on: validates `config` exactly as
+    /// a file is validated, refuses a change of what cannot change while a node runs
+    /// (the network), builds its engine now, and leaves it pending until the next block
+    /// starts (a block in flight finishes under the configuration it started with).
+    /// A second call before that block replaces the first (and one equal to the
+    /// configuration in effect withdraws it). Returns the fields that differ from the
+    /// configuration in effect; on an error nothing changes.
+    pub fn reconfigure(&self, config: ExecutorConfig) -> Result<Vec<String>, ReconfigureError> {
+        let mut pending = lock(&self.pending);
+        self.stage(&mut pending, config)
+    }
+
+    /// Changes some fields of the configuration the next block would start under
+    /// ([`ExecutorSlot::next_config`]): `patch` is a JSON object of fields as the file
+    /// spells them (`{"threads": 4, "circuit_breaker": {"cooldown_blocks": 10}}`),
+    /// merged over that configuration, validated and staged as
+    /// [`ExecutorSlot::reconfigure`] does. Returns the staged configuration and the
+    /// fields that differ from the one in effect.
+    pub fn patch_config(
+        &self,
+        patch: &serde_json::Value,
+    ) -> Result<(ExecutorConfig, Vec<String>), ReconfigureError> {
+        // Held from reading the base to staging, so two patches at once both apply.
+        let mut pending = lock(&self.pending);
+        let base = match pending.as_ref() {
+            Some(route) => route.config.clone(),
+            None => self.config(),
+        };
+        let config = reconfigure::patched(&base, patch)?;
+        let changed = self.stage(&mut pending, config.clone())?;
+        Ok((config, changed))
+    }
+
+    /// Reads the configuration again from where it came from at start-up (`SIGHUP`)
+    /// and stages it as [`ExecutorSlot::reconfigure`] does; a file that does not load or
+    /// validate changes nothing.
+    pub fn reload(&self, source: &ConfigSource) -> Result<Vec<String>, ReconfigureError> {
+        self.reconfigure(source.load()?)
+    }
+
+    fn stage(
+        &self,
+        pending: &mut Option<Arc<Route>>,
+        config: ExecutorConfig,
+    ) -> Result<Vec<String>, ReconfigureError> {
+        let current = self.config();
+        reconfigure::check(&current, &config)?;
+        let changed = reconfigure::changed_fields(&current, &config);
+        if changed.is_empty() {
+            // The configuration in effect: nothing to apply, and any pending change is
+            // withdrawn.
+            tracing::info!("executor configuration unchanged; any pending change withdrawn");
+            *pending = None;
+            return Ok(changed);
+        }
+        let engine = match &self.custom {
+            Some((kind, engine)) if *kind == config.kind => Arc::clone(engine),
+            _ => build_engine(&config),
+        };
+        tracing::info!(
+            changed = ?changed,
+            config = ?config,
+            "executor configuration accepted: it takes effect when the next block starts"
+        );
+        *pending = Some(Arc::new(Route::new(config, engine)));
+        Ok(changed)
+    }
+
+    /// The route in effect.
+    fn route(&self) -> Arc<Route> {
+        Arc::clone(&lock(&self.route))
+    }
+
+    /// The route a block starting now runs under: a pending configuration takes effect
+    /// here, between blocks.
+    fn begin_block(&self, topoheight: u64) -> Arc<Route> {
+        let Some(next) = lock(&self.pending).take() else {
+            return self.route();
+        };
+        let previous = std::mem::replace(&mut *lock(&self.route), Arc::clone(&next));
+        self.lock_breaker()
+            .set_cooldown(next.config.circuit_breaker.cooldown_blocks);
+        tracing::info!(
+            topoheight,
+            changed = ?reconfigure::changed_fields(&previous.config, &next.config),
+            engine = next.engine.name(),
+            "executor configuration changed at the block boundary"
+        );
+        next
+    }
+
+    /// The capsule recorder, when `[capsules]` names a directory.
+    pub fn capsules(&self) -> Option<&CapsuleSink> {
+        self.capsules.as_ref()
     }
 
     /// The counters so far.
@@ -224,9 +399,14 @@ impl ExecutorSlot {
         self.lock_breaker().state()
     }
 
+    /// The breaker's trip count and current cooldown besides its state.
+    pub fn breaker(&self) -> CircuitBreaker {
+        self.lock_breaker().clone()
+    }
+
     fn lock_breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
         // The breaker's state is valid after any panic (each method leaves it whole).
-        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.breaker)
     }
 
     /// Executes `block` on `view` the way the configuration says; see the module docs.
@@ -236,26 +416,39 @@ impl ExecutorSlot {
         view: &dyn StateView,
     ) -> Result<SlotExecution, BlockError> {
         self.counters.blocks.fetch_add(1, Ordering::Relaxed);
+        // Taken once: whatever is reconfigured meanwhile waits for the next block.
+        let route = self.begin_block(block.topoheight());
+        let engine = route.engine.name();
         let transactions = block.transactions().len();
-        if self.kind == EngineKind::Sequential || transactions < self.min_parallel_txns {
+        if route.config.kind == EngineKind::Sequential || transactions < route.min_parallel_txns {
             self.counters
                 .below_threshold
                 .fetch_add(1, Ordering::Relaxed);
-            return self.oracle(block, view, ExecutionPath::BelowThreshold);
+            return self.oracle(block, view, engine, ExecutionPath::BelowThreshold);
         }
         if !self.lock_breaker().admit() {
             self.counters
                 .breaker_skipped
                 .fetch_add(1, Ordering::Relaxed);
-            return self.oracle(block, view, ExecutionPath::BreakerOpen);
+            return self.oracle(block, view, engine, ExecutionPath::BreakerOpen);
         }
-        if self.shadow {
-            return self.shadow_execute(block, view);
+        if route.config.shadow {
+            return self.shadow_execute(block, view, &route);
         }
         self.counters.engine_blocks.fetch_add(1, Ordering::Relaxed);
-        let execution = self.engine.execute_block(block, view)?;
+        let execution = route.engine.execute_block(block, view)?;
         self.note_fallback(&execution.stats);
+        if let (Some(capsules), true) = (&self.capsules, execution.stats.fallbacks > 0) {
+            capsules.after_fallback(
+                block,
+                view,
+                &*route.engine,
+                route.config.threads(),
+                &execution,
+            );
+        }
         Ok(SlotExecution {
+            engine,
             execution,
             path: ExecutionPath::Engine,
             shadow: None,
@@ -266,9 +459,11 @@ impl ExecutorSlot {
         &self,
         block: &Block,
         view: &dyn StateView,
+        engine: &'static str,
         path: ExecutionPath,
     ) -> Result<SlotExecution, BlockError> {
         Ok(SlotExecution {
+            engine,
             execution: SequentialExecutor::new().execute_block(block, view)?,
             path,
             shadow: None,
@@ -279,11 +474,12 @@ impl ExecutorSlot {
         &self,
         block: &Block,
         view: &dyn StateView,
+        route: &Route,
     ) -> Result<SlotExecution, BlockError> {
         // One after the other, not side by side: both would compete for the same cores,
         // and the oracle's time is then the node's real cost of the block.
         let oracle = SequentialExecutor::new().execute_block(block, view);
-        let candidate = self.engine.execute_block(block, view);
+        let candidate = route.engine.execute_block(block, view);
         if let Ok(execution) = &candidate {
             self.note_fallback(&execution.stats);
         }
@@ -306,13 +502,25 @@ impl ExecutorSlot {
                 .fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 topoheight = block.topoheight(),
-                engine = self.engine.name(),
+                engine = route.engine.name(),
                 %mismatch,
                 "shadow mismatch: the engine's output differs from the oracle's; keeping the oracle's"
             );
             self.lock_breaker().trip(TripReason::ShadowMismatch);
         }
+        if let Some(capsules) = &self.capsules {
+            capsules.after_shadow(
+                block,
+                view,
+                &*route.engine,
+                route.config.threads(),
+                oracle.as_ref(),
+                candidate.as_ref(),
+                mismatch.as_ref(),
+            );
+        }
         Ok(SlotExecution {
+            engine: route.engine.name(),
             execution: oracle?,
             path: ExecutionPath::Shadow,
             shadow: Some(ShadowReport {
@@ -338,4 +546,10 @@ impl BlockExecutor for ExecutorSlot {
     fn execute_block(&self, block: &Block, view: &dyn StateView) -> Result<Execution, BlockError> {
         self.execute(block, view).map(|slot| slot.execution)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every value behind these locks is whole after a panic elsewhere: each update is
+    // one assignment or one method that leaves it whole.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

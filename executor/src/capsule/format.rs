@@ -1,0 +1,210 @@
+//! The capsule file format, version 1: one JSON document.
+//!
+//! JSON rather than a binary encoding because a capsule is read by people as much as by
+//! `blockstm replay`: an operator or developer can open it with `jq` and see the block,
+//! the first difference and the two outputs without this crate. Capsules are rare (one
+//! per mismatch or fallback, and the breaker stops the engine after one) and the writer
+//! caps the directory, so size matters less than legibility. Every 32-byte value
+//! (account, asset, hash, root) is 64 lowercase hex digits; integers are JSON numbers
+//! (u64: read them with a parser that keeps 64-bit integers exact, as `jq` 1.7 does).
+//!
+//! ```text
+//! {
+//!   "format": "tos-blockstm-capsule",      always this tag
+//!   "version": 1,                           this module's FORMAT_VERSION
+//!   "reason": "shadow-mismatch" | "fallback",
+//!   "created_unix_ms": 1700000000000,
+//!   "engine": "block-stm", "threads": 2 | null,
+//!   "block": {"topoheight", "miner", "reward", "transactions": [
+//!       {"source", "nonce", "fee", "hash",
+//!        "payload": {"transfers": [{"asset", "destination", "amount"}]}
+//!                 | {"burn": {"asset", "amount"}}
+//!                 | {"multisig": {"threshold", "participants": [...]}}}]},
+//!   "state": {
+//!     "chain": {"topoheight", "state_root", "burned_supply"},
+//!     "values": [[KEY, VALUE | null], ...],   every key read, null = absent
+//!     "executed": [[TX_HASH, true | false], ...]
+//!   },
+//!   "oracle" / "candidate": {"accepted": OUTPUT} | {"rejected": "error text"},
+//!   "candidate_stats": {...} | null,
+//!   "first_difference": MISMATCH | null,
+//!   "first_difference_text": "transaction 3: ..." | null
+//! }
+//! KEY    = {"nonce": ACCOUNT} | {"balance": [ACCOUNT, ASSET]} | {"multisig": ACCOUNT}
+//! VALUE  = {"nonce": N} | {"balance": N} | {"multisig": null | {"threshold", "participants"}}
+//! OUTPUT = {"results": ["success" | {"failed": FAILURE}], "total_fees", "burned",
+//!           "parent": CHAIN, "topoheight", "writes": [[KEY, VALUE]], "executed": [HASH],
+//!           "burned_supply", "state_root"}
+//! ```
+//!
+//! Reading checks the tag and the version first (a newer file says so, rather than
+//! failing on a field), then that every transaction hash and every output's state root
+//! is recomputed equal, so a corrupt file is a typed [`CapsuleError`], never a panic and
+//! never a silently different capsule.
+
+use serde::{Deserialize, Serialize};
+
+use super::wire::{BlockDto, ChainDto, Hex32, KeyDto, MismatchDto, OutputDto, ValueDto};
+use super::{Capsule, CapsuleError, CapsuleReason, RecordedOutcome, RecordedState};
+use storage_adapter::StateKey;
+
+/// The format tag of a capsule.
+pub const FORMAT_TAG: &str = "tos-blockstm-capsule";
+
+/// The version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The tag and version alone, read before anything else.
+#[derive(Deserialize)]
+pub(crate) struct Header {
+    pub(crate) format: Option<String>,
+    pub(crate) version: Option<u64>,
+}
+
+impl Header {
+    /// Checks a document's tag and version against `expected` and `supported`.
+    pub(crate) fn check(
+        bytes: &[u8],
+        expected: &'static str,
+        supported: u32,
+    ) -> Result<(), CapsuleError> {
+        let header: Header = serde_json::from_slice(bytes)
+            .map_err(|error| CapsuleError::Decode(error.to_string()))?;
+        if header.format.as_deref() != Some(expected) {
+            return Err(CapsuleError::WrongFormat {
+                expected,
+                found: header.format,
+            });
+        }
+        match header.version {
+            Some(version) if version == u64::from(supported) => Ok(()),
+            found => Err(CapsuleError::UnsupportedVersion {
+                found: found.unwrap_or(0),
+                supported,
+            }),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateDto {
+    chain: ChainDto,
+    values: Vec<(KeyDto, Option<ValueDto>)>,
+    executed: Vec<(Hex32, bool)>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OutcomeDto {
+    Accepted(OutputDto),
+    Rejected(String),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapsuleDto {
+    format: String,
+    version: u32,
+    reason: CapsuleReason,
+    created_unix_ms: u64,
+    engine: String,
+    threads: Option<usize>,
+    block: BlockDto,
+    state: StateDto,
+    oracle: OutcomeDto,
+    candidate: OutcomeDto,
+    candidate_stats: Option<serde_json::Value>,
+    first_difference: Option<MismatchDto>,
+    first_difference_text: Option<String>,
+}
+
+impl From<&RecordedOutcome> for OutcomeDto {
+    fn from(outcome: &RecordedOutcome) -> Self {
+        match outcome {
+            RecordedOutcome::Accepted(output) => OutcomeDto::Accepted(output.into()),
+            RecordedOutcome::Rejected(error) => OutcomeDto::Rejected(error.clone()),
+        }
+    }
+}
+
+impl OutcomeDto {
+    fn to_outcome(&self) -> Result<RecordedOutcome, CapsuleError> {
+        Ok(match self {
+            OutcomeDto::Accepted(output) => RecordedOutcome::Accepted(output.to_output()?),
+            OutcomeDto::Rejected(error) => RecordedOutcome::Rejected(error.clone()),
+        })
+    }
+}
+
+impl Capsule {
+    /// The capsule as a version-[`FORMAT_VERSION`] JSON document (see the module docs).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CapsuleError> {
+        let dto = CapsuleDto {
+            format: FORMAT_TAG.to_owned(),
+            version: FORMAT_VERSION,
+            reason: self.reason,
+            created_unix_ms: self.created_unix_ms,
+            engine: self.engine.clone(),
+            threads: self.threads,
+            block: (&self.block).into(),
+            state: StateDto {
+                chain: (&self.state.chain).into(),
+                values: self
+                    .state
+                    .values
+                    .iter()
+                    .map(|(key, value)| (key.into(), value.as_ref().map(Into::into)))
+                    .collect(),
+                executed: self
+                    .state
+                    .executed
+                    .iter()
+                    .map(|(hash, executed)| (hash.into(), *executed))
+                    .collect(),
+            },
+            oracle: (&self.oracle).into(),
+            candidate: (&self.candidate).into(),
+            candidate_stats: self.candidate_stats.clone(),
+            first_difference: self.first_difference.as_ref().map(Into::into),
+            first_difference_text: self.first_difference.as_ref().map(ToString::to_string),
+        };
+        // Pretty-printed: a capsule is read by people (see the module docs).
+        serde_json::to_vec_pretty(&dto).map_err(|error| CapsuleError::Encode(error.to_string()))
+    }
+
+    /// Decodes a capsule, checking its tag, version and content (see the module docs).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CapsuleError> {
+        Header::check(bytes, FORMAT_TAG, FORMAT_VERSION)?;
+        let dto: CapsuleDto = serde_json::from_slice(bytes)
+            .map_err(|error| CapsuleError::Decode(error.to_string()))?;
+        let mut state = RecordedState::new((&dto.state.chain).into());
+        for (key, value) in &dto.state.values {
+            let key = StateKey::from(key);
+            let value = value
+                .as_ref()
+                .map(|value| value.to_value(&key))
+                .transpose()?;
+            state.values.insert(key, value);
+        }
+        for (hash, executed) in &dto.state.executed {
+            state.executed.insert(hash.hash(), *executed);
+        }
+        Ok(Capsule {
+            reason: dto.reason,
+            created_unix_ms: dto.created_unix_ms,
+            engine: dto.engine,
+            threads: dto.threads,
+            block: dto.block.to_block()?,
+            state,
+            oracle: dto.oracle.to_outcome()?,
+            candidate: dto.candidate.to_outcome()?,
+            candidate_stats: dto.candidate_stats,
+            first_difference: dto
+                .first_difference
+                .as_ref()
+                .map(MismatchDto::to_mismatch)
+                .transpose()?,
+        })
+    }
+}
