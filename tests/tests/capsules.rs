@@ -148,6 +148,11 @@ async fn a_planted_mismatch_writes_a_capsule_that_replays_to_the_same_difference
             Plant::Result => assert!(matches!(logged, Mismatch::Transaction { index: 0, .. })),
             _ => assert!(matches!(logged, Mismatch::Write { .. }), "{logged}"),
         }
+        assert_eq!(
+            node.stats().slot.capsules_written,
+            1,
+            "the counter follows the file"
+        );
         // No database from here on: the node and its RocksDB directory are gone.
         drop(node);
         drop(data_dir);
@@ -206,6 +211,7 @@ fn a_fallback_writes_a_capsule_whose_outputs_agree() {
     assert!(slot.stats().breaker_open, "a fallback opens the breaker");
     let written = capsules_in(dir.path());
     assert_eq!(written.len(), 1);
+    assert_eq!(slot.stats().capsules_written, 1);
     let capsule = Capsule::read(&written[0]).expect("reads back");
     assert_eq!(capsule.reason, CapsuleReason::Fallback);
     assert_eq!(capsule.first_difference, None);

@@ -34,6 +34,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "tos_executor_shadow_compared_total",
     "tos_executor_shadow_mismatches_total",
     "tos_executor_fallbacks_total",
+    "tos_executor_capsules_written_total",
     "tos_executor_breaker_trips_total",
     "tos_executor_breaker_open",
     "tos_executor_parallel_transactions_total",
@@ -114,6 +115,11 @@ fn families(stats: &NodeStats) -> Vec<MetricFamily> {
             "tos_executor_fallbacks_total",
             "Blocks on which the parallel engine fell back to sequential.",
             slot.fallbacks,
+        ),
+        (
+            "tos_executor_capsules_written_total",
+            "Mismatch and fallback capsules written to the capsule directory.",
+            slot.capsules_written,
         ),
         (
             "tos_executor_breaker_trips_total",

@@ -126,6 +126,8 @@ pub struct SlotStats {
     pub shadow_mismatches: u64,
     /// Blocks on which the configured engine fell back to sequential.
     pub fallbacks: u64,
+    /// Mismatch and fallback capsules written to the capsule directory.
+    pub capsules_written: u64,
     /// Times the breaker opened.
     pub breaker_trips: u64,
     /// Whether the breaker is open now.
@@ -141,6 +143,7 @@ struct Counters {
     shadow_compared: AtomicU64,
     shadow_mismatches: AtomicU64,
     fallbacks: AtomicU64,
+    capsules_written: AtomicU64,
 }
 
 /// A configuration in effect (or waiting for the next block): the configuration, and
@@ -389,6 +392,7 @@ impl ExecutorSlot {
             shadow_compared: load(&self.counters.shadow_compared),
             shadow_mismatches: load(&self.counters.shadow_mismatches),
             fallbacks: load(&self.counters.fallbacks),
+            capsules_written: load(&self.counters.capsules_written),
             breaker_trips: breaker.trips(),
             breaker_open: breaker.state() != BreakerState::Closed,
         }
@@ -402,6 +406,14 @@ impl ExecutorSlot {
     /// The breaker's trip count and current cooldown besides its state.
     pub fn breaker(&self) -> CircuitBreaker {
         self.lock_breaker().clone()
+    }
+
+    fn note_capsule(&self, written: Option<std::path::PathBuf>) {
+        if written.is_some() {
+            self.counters
+                .capsules_written
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn lock_breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
@@ -439,13 +451,14 @@ impl ExecutorSlot {
         let execution = route.engine.execute_block(block, view)?;
         self.note_fallback(&execution.stats);
         if let (Some(capsules), true) = (&self.capsules, execution.stats.fallbacks > 0) {
-            capsules.after_fallback(
+            let written = capsules.after_fallback(
                 block,
                 view,
                 &*route.engine,
                 route.config.threads(),
                 &execution,
             );
+            self.note_capsule(written);
         }
         Ok(SlotExecution {
             engine,
@@ -509,7 +522,7 @@ impl ExecutorSlot {
             self.lock_breaker().trip(TripReason::ShadowMismatch);
         }
         if let Some(capsules) = &self.capsules {
-            capsules.after_shadow(
+            let written = capsules.after_shadow(
                 block,
                 view,
                 &*route.engine,
@@ -518,6 +531,7 @@ impl ExecutorSlot {
                 candidate.as_ref(),
                 mismatch.as_ref(),
             );
+            self.note_capsule(written);
         }
         Ok(SlotExecution {
             engine: route.engine.name(),
