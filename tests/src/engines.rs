@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use executor::engine::blockstm::BlockStmConfig;
 use executor::engine::grouping::GroupingConfig;
 use executor::engine::{self, BlockExecutor, EngineConfig, EngineKind};
 use executor::outcome::{BlockError, BlockOutput};
@@ -17,15 +16,7 @@ use crate::{account, asset, fingerprint};
 /// small block: both on `threads` threads, Block-STM from two transactions on and with
 /// its contention guard off.
 pub fn parallel_forced(threads: usize) -> EngineConfig {
-    EngineConfig {
-        grouping: GroupingConfig { threads },
-        block_stm: BlockStmConfig {
-            threads,
-            min_parallel_txns: 2,
-            contention_cutoff: None,
-            ..BlockStmConfig::default()
-        },
-    }
+    EngineConfig::parallel_forced(threads)
 }
 
 /// Every engine ([`EngineKind::ALL`], the oracle first), built with `config`.

@@ -196,17 +196,7 @@ impl CapsuleSink {
             }
             recorder.into_state()
         });
-        let state = match recorded {
-            Ok(state) => state,
-            Err(error) => {
-                tracing::warn!(
-                    topoheight = block.topoheight(),
-                    %error,
-                    "capsule not written: reading the block's state failed"
-                );
-                return None;
-            }
-        };
+        let state = state_or_warn(block, recorded)?;
         self.write(Capsule {
             reason,
             created_unix_ms: now_unix_ms(),
@@ -243,17 +233,7 @@ impl CapsuleSink {
             );
             recorder.into_state().map(|state| (state, oracle))
         });
-        let (state, oracle) = match recorded {
-            Ok(recorded) => recorded,
-            Err(error) => {
-                tracing::warn!(
-                    topoheight = block.topoheight(),
-                    %error,
-                    "capsule not written: reading the block's state failed"
-                );
-                return None;
-            }
-        };
+        let (state, oracle) = state_or_warn(block, recorded)?;
         let oracle = RecordedOutcome::of(oracle.as_ref().map(|e| &e.output));
         let candidate = RecordedOutcome::Accepted(execution.output.clone());
         let difference = first_difference(&oracle, &candidate);
@@ -308,6 +288,19 @@ impl CapsuleSink {
             }
         }
     }
+}
+
+/// The recorded state, or `None` after logging why the capsule is not written.
+fn state_or_warn<T>(block: &Block, recorded: Result<T, StorageError>) -> Option<T> {
+    recorded
+        .map_err(|error| {
+            tracing::warn!(
+                topoheight = block.topoheight(),
+                %error,
+                "capsule not written: reading the block's state failed"
+            );
+        })
+        .ok()
 }
 
 fn stats_json(execution: &Execution) -> Option<serde_json::Value> {

@@ -19,8 +19,6 @@ use storage_adapter::{ChainState, Hash, StateKey, StateValue, StateView, Storage
 use super::state::NOT_RECORDED;
 use super::wire::MismatchDto;
 use super::{first_difference, Capsule, CapsuleReason, RecordedOutcome, RecordedState};
-use crate::engine::blockstm::BlockStmConfig;
-use crate::engine::grouping::GroupingConfig;
 use crate::engine::{self, BlockExecutor, EngineConfig, EngineKind};
 use crate::slot::Mismatch;
 
@@ -56,15 +54,7 @@ pub fn factory_engines(threads: &[usize]) -> Vec<ReplayEngine> {
             threads
         };
         for &threads in counts {
-            let config = EngineConfig {
-                grouping: GroupingConfig { threads },
-                block_stm: BlockStmConfig {
-                    threads,
-                    min_parallel_txns: 2,
-                    contention_cutoff: None,
-                    ..BlockStmConfig::default()
-                },
-            };
+            let config = EngineConfig::parallel_forced(threads);
             engines.push(ReplayEngine {
                 threads,
                 engine: engine::build(kind, &config),

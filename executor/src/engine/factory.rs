@@ -97,6 +97,16 @@ impl EngineConfig {
             },
         }
     }
+
+    /// Like [`EngineConfig::new`], but every parallel engine takes its parallel path even
+    /// on a small block: Block-STM from two transactions on, with its contention guard
+    /// off. What replay and the parity tests want: the path under test, not the shortcut.
+    pub fn parallel_forced(threads: usize) -> Self {
+        let mut config = Self::new(threads);
+        config.block_stm.min_parallel_txns = 2;
+        config.block_stm.contention_cutoff = None;
+        config
+    }
 }
 
 /// The engine of `kind`, with its settings from `config`.

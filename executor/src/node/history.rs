@@ -236,7 +236,7 @@ mod tests {
             executions_per_txn: 1.5,
             validations_per_txn: 2.0,
             aborts: 3,
-            achieved_parallelism: (topoheight % 2 == 0).then_some(2.0),
+            achieved_parallelism: topoheight.is_multiple_of(2).then_some(2.0),
             engine_sequential: false,
             fallback: false,
             shadow_mismatch: false,
