@@ -8,7 +8,9 @@
 //!
 //! - `WORKLOAD` is `p2p-2`, `p2p-10`, `p2p-100`, `p2p-1000`, `p2p-10000` (peer-to-peer
 //!   transfers over that many accounts), or `hot-receiver-1000`, `nonce-chains-1000`,
-//!   `multi-asset-1000`, `burns-1000` (those shapes over 1000 accounts);
+//!   `multi-asset-1000`, `burns-1000`, and the contract workloads `token-10000`,
+//!   `token-chain-1000`, `amm-1000` (16 pools), `mint-1000`, `mixed-1000` (those shapes
+//!   over that many accounts or holders);
 //! - `SIZE` is the number of transactions in the block (1000 or 10000);
 //! - `STORE` is `memory` (a `MemoryStore`) or `rocksdb` (a `RocksStore` in a temporary
 //!   directory).
@@ -33,7 +35,7 @@
 //! # Running
 //!
 //! Always with the shared target directory (`. scripts/env.sh`). The whole matrix is
-//! 9 workloads × 2 block sizes × 2 stores × 5 engines on 2 cores (180 benches, 7 with
+//! 14 workloads × 2 block sizes × 2 stores × 5 engines on 2 cores (280 benches, 7 with
 //! more cores), each measured briefly (10 flat samples, 0.5 s warm-up, 2 s measurement): about
 //! a quarter of an hour. Run a subset with criterion's filter, a regular expression
 //! searched for in `GROUP/ID`:
@@ -61,9 +63,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Bencher, Criterion, SamplingMode, Throughput};
 use executor::engine::{self, BlockExecutor, EngineConfig, EngineKind};
-use executor::{
-    execute_sequential, genesis_commit, Block, BlockOutput, Workload, WorkloadConfig, WorkloadKind,
-};
+use executor::{execute_sequential, Block, BlockOutput, Workload, WorkloadConfig, WorkloadKind};
 use storage_adapter::{BlockCommit, BlockStore, MemoryStore, RocksStore, StateView};
 use tempfile::TempDir;
 
@@ -74,7 +74,7 @@ const SEED: u64 = 42;
 const ACCOUNTS: usize = 1000;
 
 /// The workloads: a kind and its number of accounts.
-const WORKLOADS: [(WorkloadKind, usize); 9] = [
+const WORKLOADS: [(WorkloadKind, usize); 14] = [
     (WorkloadKind::P2p, 2),
     (WorkloadKind::P2p, 10),
     (WorkloadKind::P2p, 100),
@@ -84,6 +84,11 @@ const WORKLOADS: [(WorkloadKind, usize); 9] = [
     (WorkloadKind::NonceChains, ACCOUNTS),
     (WorkloadKind::MultiAsset, ACCOUNTS),
     (WorkloadKind::Burns, ACCOUNTS),
+    (WorkloadKind::Token, 10000),
+    (WorkloadKind::TokenChain, ACCOUNTS),
+    (WorkloadKind::Amm, ACCOUNTS),
+    (WorkloadKind::Mint, ACCOUNTS),
+    (WorkloadKind::Mixed, ACCOUNTS),
 ];
 
 /// Transactions per block.
@@ -158,7 +163,7 @@ impl Fixture {
     fn new(kind: WorkloadKind, accounts: usize, block_size: usize, store_kind: StoreKind) -> Self {
         let config = WorkloadConfig::new(kind, accounts, block_size, SEED);
         let mut workload = Workload::new(config).expect("the bench workloads are valid");
-        let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
+        let genesis = workload.genesis().expect("genesis");
         let store = match store_kind {
             StoreKind::Memory => Store::Memory(MemoryStore::new()),
             StoreKind::Rocks => {

@@ -26,7 +26,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
-use executor::{execute_sequential, genesis_commit, Block};
+use executor::{execute_sequential, Block};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use storage_adapter::{
@@ -36,16 +36,34 @@ use storage_adapter::{
 
 /// Blocks in a full run.
 const BLOCKS: u64 = 40;
-/// Accounts of the p2p workload.
-const ACCOUNTS: usize = 200;
-/// Transactions per block: sized so that a full run takes about a second in release.
-const BLOCK_SIZE: usize = 4000;
+/// The chains the test kills: p2p transfers over 200 accounts, sized so that a full run
+/// takes about a second in release, and a contract chain (`mixed`: native transfers,
+/// token transfers and swaps) whose contracts genesis deploys.
+#[derive(Clone, Copy, Debug)]
+struct Spec {
+    kind: WorkloadKind,
+    accounts: usize,
+    block_size: usize,
+    trials: usize,
+}
+
+const P2P: Spec = Spec {
+    kind: WorkloadKind::P2p,
+    accounts: 200,
+    block_size: 4000,
+    trials: 24,
+};
+
+const MIXED: Spec = Spec {
+    kind: WorkloadKind::Mixed,
+    accounts: 200,
+    block_size: 1000,
+    trials: 10,
+};
 /// The workload seed (the binary's default `--seed`, passed explicitly all the same).
 const WORKLOAD_SEED: u64 = 42;
 /// The seed of the kill schedule.
 const KILL_SEED: u64 = 0x6b69_6c6c;
-/// Kill-and-continue trials.
-const TRIALS: usize = 24;
 /// How long to wait for any one line of progress before declaring the child stuck.
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -62,26 +80,24 @@ struct Expected {
 
 type AccountState = Vec<(Option<StateValue>, Option<StateValue>)>;
 
-fn workload() -> Workload {
+fn workload(spec: Spec) -> Workload {
     Workload::new(WorkloadConfig {
-        kind: WorkloadKind::P2p,
-        accounts: ACCOUNTS,
-        block_size: BLOCK_SIZE,
-        seed: WORKLOAD_SEED,
         failure_rate: 0.0,
+        ..WorkloadConfig::new(spec.kind, spec.accounts, spec.block_size, WORKLOAD_SEED)
     })
     .expect("the workload configuration is valid")
 }
 
-/// Replays the binary's chain in-process: the same genesis (`genesis_commit` of the
+/// Replays the binary's chain in-process: the same genesis (`Workload::genesis` of the
 /// workload's allocations) and the same blocks (`next_block(t)` for `t = 1, 2, …`) that
 /// `blockstm run` builds, executed by the sequential oracle.
-fn replay() -> Expected {
-    let mut workload = workload();
+fn replay(spec: Spec) -> Expected {
+    let mut workload = workload(spec);
     let accounts = workload.accounts().to_vec();
     let store = MemoryStore::new();
-    let genesis =
-        genesis_commit(&workload.genesis_allocations()).expect("the genesis allocations are valid");
+    let genesis = workload
+        .genesis()
+        .expect("the genesis allocations are valid");
     store
         .commit(&genesis)
         .expect("genesis commits on an empty store");
@@ -129,13 +145,13 @@ fn account_state<S: BlockStore>(store: &S, accounts: &[PublicKey]) -> AccountSta
 }
 
 /// `blockstm run` on `dir` applying `blocks` more blocks of the test's workload.
-fn blockstm(dir: &Path, blocks: u64) -> Command {
+fn blockstm(spec: Spec, dir: &Path, blocks: u64) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_blockstm"));
     command
         .args(["run", "--executor", "block-stm", "--threads", "2"])
-        .args(["--workload", "p2p"])
-        .args(["--accounts", &ACCOUNTS.to_string()])
-        .args(["--block-size", &BLOCK_SIZE.to_string()])
+        .args(["--workload", spec.kind.name()])
+        .args(["--accounts", &spec.accounts.to_string()])
+        .args(["--block-size", &spec.block_size.to_string()])
         .args(["--seed", &WORKLOAD_SEED.to_string()])
         .args(["--blocks", &blocks.to_string()])
         .arg("--data-dir")
@@ -165,9 +181,9 @@ struct Traced {
 
 impl Traced {
     /// Starts `blockstm run` on `dir` for `blocks` blocks, logging each applied block.
-    fn spawn(dir: &Path, blocks: u64) -> Self {
+    fn spawn(spec: Spec, dir: &Path, blocks: u64) -> Self {
         let started = Instant::now();
-        let mut child = blockstm(dir, blocks)
+        let mut child = blockstm(spec, dir, blocks)
             // `genesis applied` is info, `block applied` debug, both in `executor::node`.
             .env("RUST_LOG", "warn,executor::node=debug")
             .stdin(Stdio::null())
@@ -310,12 +326,12 @@ fn check_block_boundary(dir: &Path, expected: &Expected, context: &str) -> u64 {
 }
 
 /// Runs `blockstm run` to completion; returns its stdout.
-fn run_to_completion(dir: &Path, blocks: u64) -> String {
+fn run_to_completion(spec: Spec, dir: &Path, blocks: u64) -> String {
     let Output {
         status,
         stdout,
         stderr,
-    } = blockstm(dir, blocks)
+    } = blockstm(spec, dir, blocks)
         .stdin(Stdio::null())
         .output()
         .expect("start blockstm run");
@@ -336,12 +352,24 @@ fn run_to_completion(dir: &Path, blocks: u64) -> String {
 /// mid-chain rather than before or after the work.
 #[test]
 fn killed_runs_stop_at_a_block_boundary_and_continue_to_the_same_root() {
-    let expected = replay();
+    kill_and_continue(P2P);
+}
+
+/// The same on a chain of contract calls: their storage, balances and modules are in the
+/// state root the boundary check compares.
+#[test]
+fn killed_contract_runs_stop_at_a_block_boundary_and_continue_to_the_same_root() {
+    kill_and_continue(MIXED);
+}
+
+fn kill_and_continue(spec: Spec) {
+    let (block_size, trials) = (spec.block_size, spec.trials);
+    let expected = replay(spec);
     let final_root: Hash = expected.chains[usize::try_from(BLOCKS).expect("40 fits")].state_root;
 
     // An uninterrupted run: its root must be the replay's, and it times a block.
     let calibration_dir = tempfile::tempdir().expect("a temporary directory");
-    let calibration = Traced::spawn(calibration_dir.path(), BLOCKS);
+    let calibration = Traced::spawn(spec, calibration_dir.path(), BLOCKS);
     let started = calibration.started;
     let (progress, status, stdout) = calibration.finish();
     let elapsed = started.elapsed();
@@ -361,7 +389,7 @@ fn killed_runs_stop_at_a_block_boundary_and_continue_to_the_same_root() {
     let block_time = blocks_time / u32::try_from(BLOCKS).expect("40 fits");
     eprintln!(
         "uninterrupted run: {elapsed:.2?} in all, {blocks_time:.2?} for {BLOCKS} blocks \
-         of {BLOCK_SIZE} transactions ({block_time:.2?} a block)"
+         of {block_size} transactions ({block_time:.2?} a block)"
     );
 
     let mut rng = ChaCha8Rng::seed_from_u64(KILL_SEED);
@@ -369,14 +397,14 @@ fn killed_runs_stop_at_a_block_boundary_and_continue_to_the_same_root() {
     // Kills that stopped the chain just before the targeted block (it was executing or
     // committing when the signal came), and runs that finished before the kill.
     let (mut in_target, mut finished) = (0, 0);
-    let mut topoheights = Vec::with_capacity(TRIALS);
-    for trial in 0..TRIALS {
+    let mut topoheights = Vec::with_capacity(trials);
+    for trial in 0..trials {
         // Interrupt block `target`: wait until its parent is committed, then let it run
         // for a random part of a block's time (under load it may get further).
         let target = rng.gen_range(1..=BLOCKS);
         let delay = block_time.mul_f64(rng.gen_range(0.0..1.0));
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut run = Traced::spawn(dir.path(), BLOCKS);
+        let mut run = Traced::spawn(spec, dir.path(), BLOCKS);
         let mut reported = None;
         run.wait_for(target - 1, &mut reported);
         thread::sleep(delay);
@@ -418,7 +446,7 @@ fn killed_runs_stop_at_a_block_boundary_and_continue_to_the_same_root() {
         topoheights.push(topoheight);
 
         // Continue the chain with the blocks the kill cut off.
-        let stdout = run_to_completion(dir.path(), BLOCKS - topoheight);
+        let stdout = run_to_completion(spec, dir.path(), BLOCKS - topoheight);
         assert_eq!(
             printed_root(&stdout),
             final_root.to_string(),
@@ -431,13 +459,13 @@ fn killed_runs_stop_at_a_block_boundary_and_continue_to_the_same_root() {
     }
 
     eprintln!(
-        "kill points over {TRIALS} trials: {at_genesis} at genesis, {mid_run} mid-run, \
+        "kill points over {trials} trials: {at_genesis} at genesis, {mid_run} mid-run, \
          {at_end} after the last block ({finished} exited before the kill); {in_target} \
          stopped just before the block they targeted; topoheights {topoheights:?}"
     );
     assert!(
-        mid_run * 2 >= TRIALS,
-        "only {mid_run} of {TRIALS} kills landed mid-run; the schedule no longer tests \
+        mid_run * 2 >= trials,
+        "only {mid_run} of {trials} kills landed mid-run; the schedule no longer tests \
          crashes during the chain"
     );
 }

@@ -6,9 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use executor::capsule::{Capsule, CapsuleReason, RecordedOutcome, RecordingView};
-use executor::{
-    execute_sequential, genesis_commit, TxFailure, TxResult, Workload, WorkloadConfig, WorkloadKind,
-};
+use executor::{execute_sequential, TxFailure, TxResult, Workload, WorkloadConfig, WorkloadKind};
 use storage_adapter::{BlockStore, MemoryStore};
 
 fn blockstm(args: &[&str]) -> Output {
@@ -85,7 +83,7 @@ fn write_capsule(path: &Path, wrong_oracle: bool) {
         Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 30, 20, 3)).expect("valid workload");
     let store = MemoryStore::new();
     store
-        .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+        .commit(&workload.genesis().expect("genesis"))
         .expect("commit");
     let block = workload.next_block(1);
     let snapshot = store.snapshot().expect("snapshot");

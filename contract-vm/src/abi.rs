@@ -48,7 +48,7 @@
 pub const KEY_LEN: u64 = 32;
 
 /// Largest stored value, in bytes.
-pub const MAX_VALUE_LEN: u64 = 4096;
+pub const MAX_VALUE_LEN: u64 = storage_adapter::MAX_STORAGE_VALUE_LEN as u64;
 
 /// Largest return data, in bytes.
 pub const MAX_RETURN_DATA_LEN: u64 = 1024;
@@ -66,7 +66,7 @@ pub const MAX_HASH_INPUT_LEN: u64 = 16 * 1024;
 pub const MAX_INPUT_LEN: usize = 16 * 1024;
 
 /// Largest module (bytecode), in bytes.
-pub const MAX_MODULE_LEN: usize = 64 * 1024;
+pub const MAX_MODULE_LEN: usize = storage_adapter::MAX_MODULE_LEN;
 
 /// Bytes in one stack frame (fixed by `solana-sbpf`).
 pub const STACK_FRAME_SIZE: usize = 4096;

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor, SinkPolicy};
-use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use executor::{execute_sequential, Workload, WorkloadConfig, WorkloadKind};
 use storage_adapter::{BlockStore, MemoryStore, RocksStore, StateView};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -78,7 +78,7 @@ fn main() {
         .expect("WORKLOAD names a workload");
     let mut workload =
         Workload::new(WorkloadConfig::new(kind, accounts, block_size, 1)).expect("workload");
-    let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
+    let genesis = workload.genesis().expect("genesis");
     let block = workload.next_block(1);
     if store_kind == "rocksdb" {
         let dir = std::env::temp_dir().join(format!("engine-profile-{}", std::process::id()));

@@ -236,7 +236,7 @@ pub fn finish_block_from_writes<S: StateView + ?Sized>(
         .transactions()
         .iter()
         .zip(&results)
-        .filter(|(_, result)| result.is_success())
+        .filter(|(_, result)| result.is_charged())
         .map(|(tx, _)| *tx.hash())
         .collect();
     let commit = BlockCommit::new(&chain, block.topoheight(), writes, executed, burned_supply)?;
@@ -322,6 +322,17 @@ fn register_new_accounts<S: StateView + ?Sized>(
 /// allocations of one account and asset summed, checked:
 /// [`BlockError::AllocationOverflow`]) and `Nonce(0)` for every allocated account.
 pub fn genesis_commit(allocations: &[(PublicKey, Asset, u64)]) -> Result<BlockCommit, BlockError> {
+    genesis_commit_with(allocations, Vec::new())
+}
+
+/// [`genesis_commit`] plus `state`: any other values the new chain starts with (deployed
+/// contracts, their storage and balances). A key of `state` that an allocation also
+/// writes, or that `state` lists twice, is [`BlockError::InvalidState`]; a value that
+/// does not fit its key is refused by the commit ([`BlockError::Storage`]).
+pub fn genesis_commit_with(
+    allocations: &[(PublicKey, Asset, u64)],
+    state: Vec<(StateKey, StateValue)>,
+) -> Result<BlockCommit, BlockError> {
     let mut writes: FxHashMap<StateKey, StateValue> = FxHashMap::default();
     for &(account, asset, amount) in allocations {
         let entry = writes
@@ -333,6 +344,13 @@ pub fn genesis_commit(allocations: &[(PublicKey, Asset, u64)]) -> Result<BlockCo
                 .ok_or(BlockError::AllocationOverflow { account, asset })?;
         }
         writes.insert(StateKey::Nonce(account), StateValue::Nonce(0));
+    }
+    for (key, value) in state {
+        if writes.insert(key, value).is_some() {
+            return Err(BlockError::InvalidState(format!(
+                "genesis state writes {key:?} twice"
+            )));
+        }
     }
     let mut sorted: Vec<(StateKey, StateValue)> = writes.into_iter().collect();
     sorted.sort_unstable_by_key(|(key, _)| *key);

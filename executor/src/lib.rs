@@ -2,6 +2,8 @@
 //!
 //! - [`model`]: transactions and blocks, with their structural rules.
 //! - [`vm`]: the execution rules of one transaction, over a pluggable [`vm::VmView`].
+//! - [`contract`]: the rules of contract deploys and calls, on the `contract-vm` VM, and
+//!   the cache of loaded modules every worker shares.
 //! - [`block`]: what every engine shares around the transactions: validation, the
 //!   reward prologue, fee/burn totals and the sealing epilogue.
 //! - [`engine`]: the [`engine::BlockExecutor`] trait and its engines: the sequential
@@ -21,6 +23,7 @@
 
 pub mod block;
 pub mod capsule;
+pub mod contract;
 pub mod engine;
 pub mod model;
 pub mod node;
@@ -29,16 +32,20 @@ pub mod slot;
 pub mod vm;
 pub mod workload;
 
-pub use block::{finish_block, genesis_commit, validate_block, Prologue, Totals};
+pub use block::{
+    finish_block, genesis_commit, genesis_commit_with, validate_block, Prologue, Totals,
+};
+pub use contract_vm::VmKind;
 pub use engine::grouping::{GroupingConfig, GroupingExecutor};
 pub use engine::sequential::{execute_sequential, SequentialExecutor};
 pub use engine::{BlockExecutor, EngineConfig, EngineKind, Execution, ExecutionStats};
 pub use model::{
-    Block, MalformedTransaction, Payload, Transaction, Transfer, MAX_BLOCK_TRANSACTIONS,
+    Block, Deposit, MalformedTransaction, Payload, Transaction, Transfer, MAX_BLOCK_TRANSACTIONS,
     MAX_TRANSFERS_PER_TX,
 };
 pub use outcome::{
-    BlockError, BlockOutput, OverflowKind, TxFailure, TxOutcome, TxResult, WriteSet, MAX_SUPPLY,
+    BlockError, BlockOutput, CallFailure, OverflowKind, TxFailure, TxOutcome, TxResult, WriteSet,
+    MAX_SUPPLY,
 };
-pub use vm::{execute_transaction, VmError, VmView};
+pub use vm::{execute_transaction, execute_transaction_on, VmError, VmView};
 pub use workload::{Workload, WorkloadConfig, WorkloadError, WorkloadKind};

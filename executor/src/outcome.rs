@@ -4,8 +4,11 @@
 //! Every engine returns these same types, so "engine X is correct" is literally
 //! `engine_x(block, view) == execute_sequential(block, view)`.
 
+pub use contract_vm::FaultReason;
 use smallvec::SmallVec;
-use storage_adapter::{Asset, BlockCommit, Hash, PublicKey, StateKey, StateValue, StorageError};
+use storage_adapter::{
+    Asset, BlockCommit, ContractId, Hash, PublicKey, StateKey, StateValue, StorageError,
+};
 
 use crate::model::MalformedTransaction;
 
@@ -41,10 +44,40 @@ pub enum OverflowKind {
     },
     /// The source's nonce is `u64::MAX` and cannot be incremented.
     Nonce,
+    /// A contract call's deposit would overflow the contract's balance.
+    ContractCredit {
+        /// The contract called.
+        contract: ContractId,
+        /// The asset deposited.
+        asset: Asset,
+    },
+}
+
+/// How a contract call that ran failed. The call is still charged: see
+/// [`TxResult::is_charged`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+pub enum CallFailure {
+    /// The contract exited with a non-zero code; the gas it used is paid.
+    #[error("reverted with code {code}")]
+    Revert {
+        /// The contract's exit code.
+        code: u64,
+    },
+    /// The call ran out of gas; all of `max_gas` is paid.
+    #[error("out of gas")]
+    OutOfGas,
+    /// The call broke a rule of the VM; all of `max_gas` is paid.
+    #[error("fault: {0}")]
+    Fault(FaultReason),
 }
 
 /// Why a transaction failed. A failed transaction has no effect on state, pays no fee,
 /// burns nothing, and is not marked executed; it is still reported in the block output.
+///
+/// Two failures of contract calls are the exception, because the call was charged before
+/// it could fail ([`TxResult::is_charged`]): [`TxFailure::NoContract`] and
+/// [`TxFailure::Call`] move the nonce on, pay the fee (and the gas), and are marked
+/// executed; everything else the call did is discarded.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum TxFailure {
     /// The hash is already marked executed in storage (by an earlier block).
@@ -71,6 +104,22 @@ pub enum TxFailure {
     /// A checked addition overflowed; see [`OverflowKind`].
     #[error("overflow: {0:?}")]
     Overflow(OverflowKind),
+    /// A deploy whose address already holds a contract; no effects.
+    #[error("contract {contract:?} already exists")]
+    ContractExists {
+        /// The deploy's address.
+        contract: ContractId,
+    },
+    /// A call to an address holding no contract: charged its fee (no gas), deposits stay
+    /// with the source.
+    #[error("no contract at {contract:?}")]
+    NoContract {
+        /// The address called.
+        contract: ContractId,
+    },
+    /// The contract ran and failed: charged its fee and gas, its effects discarded.
+    #[error("contract call failed: {0}")]
+    Call(CallFailure),
 }
 
 /// A transaction's result as reported in [`BlockOutput::results`].
@@ -86,6 +135,16 @@ impl TxResult {
     /// Whether the transaction was applied.
     pub fn is_success(&self) -> bool {
         matches!(self, TxResult::Success)
+    }
+
+    /// Whether the transaction changed state: every success, and a contract call that
+    /// failed after it was charged (its nonce moved on and it paid). These are the
+    /// transactions marked executed.
+    pub fn is_charged(&self) -> bool {
+        matches!(
+            self,
+            TxResult::Success | TxResult::Failed(TxFailure::NoContract { .. } | TxFailure::Call(_))
+        )
     }
 }
 

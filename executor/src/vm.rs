@@ -44,9 +44,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use contract_vm::VmKind;
 use smallvec::SmallVec;
 use storage_adapter::{Asset, Hash, MultisigConfig, StateKey, StateValue, StorageError};
 
+use crate::contract;
 use crate::model::{Payload, Transaction};
 use crate::outcome::{
     BlockError, DeltaSet, OverflowKind, TxFailure, TxOutcome, TxResult, WriteSet,
@@ -144,19 +146,31 @@ impl From<VmError<StorageError>> for BlockError {
 /// Per-asset spending of one transaction; four assets fit inline (no allocation).
 type Spending = SmallVec<[(Asset, u64); 4]>;
 
-/// Executes `tx` against `view` under the rules in the module documentation.
-///
-/// `Ok` carries the outcome, success or failure; `Err` means the view could not be read
-/// consistently. Never panics, whatever `view` returns.
+/// Executes `tx` against `view` under the rules in the module documentation, running
+/// contract calls on the interpreter. See [`execute_transaction_on`].
 pub fn execute_transaction<V: VmView>(
     tx: &Transaction,
     view: &mut V,
 ) -> Result<TxOutcome, VmError<V::Error>> {
-    let (outcome, deferred_a_credit) = execute(tx, view, true)?;
+    execute_transaction_on(tx, view, VmKind::Interpreter)
+}
+
+/// Executes `tx` against `view` under the rules in the module documentation (and, for
+/// contract payloads, [`crate::contract`]'s), running contract calls on a VM of `kind`;
+/// the result is the same for every kind.
+///
+/// `Ok` carries the outcome, success or failure; `Err` means the view could not be read
+/// consistently. Never panics, whatever `view` returns.
+pub fn execute_transaction_on<V: VmView>(
+    tx: &Transaction,
+    view: &mut V,
+    kind: VmKind,
+) -> Result<TxOutcome, VmError<V::Error>> {
+    let (outcome, deferred_a_credit) = execute(tx, view, true, kind)?;
     if deferred_a_credit && !outcome.result.is_success() {
         // A deferred credit might have overflowed before the rule that failed: only an
         // exact run can say which failure is the transaction's.
-        return execute(tx, view, false).map(|(outcome, _)| outcome);
+        return execute(tx, view, false, kind).map(|(outcome, _)| outcome);
     }
     Ok(outcome)
 }
@@ -167,6 +181,7 @@ fn execute<V: VmView>(
     tx: &Transaction,
     view: &mut V,
     deltas: bool,
+    kind: VmKind,
 ) -> Result<(TxOutcome, bool), VmError<V::Error>> {
     let failed = |failure| Ok((TxOutcome::failed(failure), false));
     if view.is_executed(tx.hash()).map_err(VmError::Read)? {
@@ -185,6 +200,28 @@ fn execute<V: VmView>(
             expected: nonce,
             got: tx.nonce(),
         });
+    }
+
+    // Contracts have rules of their own, and never defer: they read what they touch.
+    match tx.payload() {
+        Payload::DeployContract { module } => {
+            return contract::deploy(tx, view, nonce, module).map(|outcome| (outcome, false));
+        }
+        Payload::InvokeContract {
+            contract,
+            deposits,
+            max_gas,
+            input,
+        } => {
+            let call = contract::Call {
+                contract,
+                deposits,
+                max_gas: *max_gas,
+                input,
+            };
+            return contract::invoke(tx, view, nonce, kind, call).map(|outcome| (outcome, false));
+        }
+        Payload::Transfers(_) | Payload::Burn { .. } | Payload::Multisig { .. } => {}
     }
 
     let spending = match spending(tx) {
@@ -275,6 +312,8 @@ fn execute<V: VmView>(
             });
             writes.push((StateKey::Multisig(source), StateValue::Multisig(config)));
         }
+        // Returned above.
+        Payload::DeployContract { .. } | Payload::InvokeContract { .. } => {}
     }
 
     let Some(next_nonce) = nonce.checked_add(1) else {
@@ -319,7 +358,10 @@ fn spending(tx: &Transaction) -> Result<Spending, Asset> {
             }
         }
         Payload::Burn { asset, amount } => add(*asset, *amount)?,
-        Payload::Multisig { .. } => {}
+        // Contract payloads reserve through `crate::contract`.
+        Payload::Multisig { .. }
+        | Payload::DeployContract { .. }
+        | Payload::InvokeContract { .. } => {}
     }
     Ok(spending)
 }

@@ -13,15 +13,33 @@
 //!
 //! Hashes never repeat: successful transactions differ by `(source, nonce)`; failing ones
 //! pay a zero fee (successful ones pay 1..=10) and differ from each other by the counter.
+//!
+//! # Contract workloads
+//!
+//! `token`, `token-chain`, `amm`, `mint` and `mixed` call the bundled contracts
+//! (`contract-vm`'s `contracts/`). Their genesis ([`Workload::genesis`]) deploys them
+//! directly into state, at the addresses deploys by [`deployer`] at nonces 0, 1, … would
+//! get: the token, with every account holding [`TOKEN_BALANCE`]; the ticket mint; and
+//! [`WorkloadConfig::pools`] AMM pools, each holding [`POOL_RESERVE`] of two assets that
+//! every account also holds. Calls reserve [`CALL_MAX_GAS`], far more than they use, and
+//! amounts are sized so that no call reverts: with no deliberate failures every
+//! transaction still succeeds.
 
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
+use contract_vm::contracts;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use storage_adapter::{Asset, PublicKey};
+use storage_adapter::{
+    Asset, BlockCommit, ContractId, ModuleCode, PublicKey, StateKey, StateValue, StorageValue,
+};
 
-use crate::model::{Block, Payload, Transaction, Transfer};
+use crate::block::genesis_commit_with;
+use crate::model::{Block, Deposit, Payload, Transaction, Transfer};
+use crate::outcome::BlockError;
 
 /// What every account holds in TOS (and in each extra asset for
 /// [`WorkloadKind::MultiAsset`]) at genesis: 1000 TOS, which covers ~10⁸ transactions of
@@ -37,6 +55,47 @@ pub const NONCE_CHAIN_SENDERS: usize = 16;
 /// How many assets besides TOS [`WorkloadKind::MultiAsset`] moves.
 pub const EXTRA_ASSETS: u64 = 3;
 
+/// Every account's token balance at genesis in the token workloads.
+pub const TOKEN_BALANCE: u64 = 1_000_000_000;
+
+/// Each AMM pool's reserve of each of its two assets at genesis.
+pub const POOL_RESERVE: u64 = 100_000_000_000;
+
+/// The gas every generated contract call reserves: several times what the bundled
+/// contracts use, so that none runs out.
+pub const CALL_MAX_GAS: u64 = 50_000;
+
+/// The default [`WorkloadConfig::pools`].
+pub const DEFAULT_POOLS: usize = 16;
+
+/// How many holders [`WorkloadConfig::hot_ratio`] skews token transfers onto.
+pub const HOT_HOLDERS: usize = 4;
+
+/// The account whose deploys put the workloads' contracts in place (it holds nothing).
+pub fn deployer() -> PublicKey {
+    PublicKey::from_index(u64::MAX)
+}
+
+/// The token contract of the contract workloads.
+pub fn token_contract() -> ContractId {
+    crate::contract::address(&deployer(), 0)
+}
+
+/// The ticket mint contract of the contract workloads.
+pub fn ticket_contract() -> ContractId {
+    crate::contract::address(&deployer(), 1)
+}
+
+/// AMM pool `index` of the contract workloads.
+pub fn pool_contract(index: usize) -> ContractId {
+    crate::contract::address(&deployer(), 2 + index as u64)
+}
+
+/// The two assets every AMM pool trades.
+pub fn pool_assets() -> (Asset, Asset) {
+    (Asset::from_index(1_000), Asset::from_index(1_001))
+}
+
 /// The shape of the generated transactions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkloadKind {
@@ -51,17 +110,45 @@ pub enum WorkloadKind {
     MultiAsset,
     /// About 20% burns of TOS, the rest peer-to-peer transfers.
     Burns,
+    /// Token transfers between random holders (skewed by [`WorkloadConfig::hot_ratio`]).
+    Token,
+    /// Token transfers where each holder pays the next: every call depends on the one
+    /// before it, the worst case for any parallel engine.
+    TokenChain,
+    /// Swaps on [`WorkloadConfig::pools`] AMM pools, random pool and direction.
+    Amm,
+    /// Every call takes the ticket mint's next ticket: one global counter.
+    Mint,
+    /// 60% native transfers, 20% token transfers, 20% swaps.
+    Mixed,
 }
 
 impl WorkloadKind {
     /// Every kind, in declaration order.
-    pub const ALL: [WorkloadKind; 5] = [
+    pub const ALL: [WorkloadKind; 10] = [
         WorkloadKind::P2p,
         WorkloadKind::HotReceiver,
         WorkloadKind::NonceChains,
         WorkloadKind::MultiAsset,
         WorkloadKind::Burns,
+        WorkloadKind::Token,
+        WorkloadKind::TokenChain,
+        WorkloadKind::Amm,
+        WorkloadKind::Mint,
+        WorkloadKind::Mixed,
     ];
+
+    /// Whether the kind calls contracts.
+    pub fn calls_contracts(self) -> bool {
+        matches!(
+            self,
+            WorkloadKind::Token
+                | WorkloadKind::TokenChain
+                | WorkloadKind::Amm
+                | WorkloadKind::Mint
+                | WorkloadKind::Mixed
+        )
+    }
 
     /// The kind's command-line name.
     pub fn name(self) -> &'static str {
@@ -71,6 +158,11 @@ impl WorkloadKind {
             WorkloadKind::NonceChains => "nonce-chains",
             WorkloadKind::MultiAsset => "multi-asset",
             WorkloadKind::Burns => "burns",
+            WorkloadKind::Token => "token",
+            WorkloadKind::TokenChain => "token-chain",
+            WorkloadKind::Amm => "amm",
+            WorkloadKind::Mint => "mint",
+            WorkloadKind::Mixed => "mixed",
         }
     }
 }
@@ -83,7 +175,10 @@ impl fmt::Display for WorkloadKind {
 
 /// A name that is not a [`WorkloadKind`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown workload `{0}` (expected p2p, hot-receiver, nonce-chains, multi-asset or burns)")]
+#[error(
+    "unknown workload `{0}` (expected p2p, hot-receiver, nonce-chains, multi-asset, burns, \
+     token, token-chain, amm, mint or mixed)"
+)]
 pub struct UnknownWorkloadKind(pub String);
 
 impl FromStr for WorkloadKind {
@@ -110,6 +205,12 @@ pub struct WorkloadConfig {
     pub seed: u64,
     /// Share (0.0..=1.0) of deliberately failing transactions.
     pub failure_rate: f64,
+    /// AMM pools ([`WorkloadKind::Amm`], [`WorkloadKind::Mixed`]); at least 1.
+    pub pools: usize,
+    /// Share (0.0..=1.0) of token transfers whose sender, and independently whose
+    /// receiver, is one of [`HOT_HOLDERS`] holders ([`WorkloadKind::Token`],
+    /// [`WorkloadKind::Mixed`]); 0 is uniform.
+    pub hot_ratio: f64,
 }
 
 impl WorkloadConfig {
@@ -121,6 +222,8 @@ impl WorkloadConfig {
             block_size,
             seed,
             failure_rate: 0.0,
+            pools: DEFAULT_POOLS,
+            hot_ratio: 0.0,
         }
     }
 }
@@ -141,6 +244,12 @@ pub enum WorkloadError {
     /// The failure rate is not a probability.
     #[error("failure rate must be within 0.0..=1.0, got {0}")]
     InvalidFailureRate(f64),
+    /// The hot ratio is not a probability.
+    #[error("hot ratio must be within 0.0..=1.0, got {0}")]
+    InvalidHotRatio(f64),
+    /// An AMM workload needs a pool.
+    #[error("an AMM workload needs at least 1 pool")]
+    NoPools,
 }
 
 /// The generator: a configuration, the accounts, their next nonces and the random stream.
@@ -153,6 +262,8 @@ pub struct Workload {
     next_nonce: Vec<u64>,
     /// Counts deliberate failures; makes each failing transaction unique.
     failures: u64,
+    /// The next sender of [`WorkloadKind::TokenChain`].
+    chain_position: usize,
     rng: ChaCha8Rng,
 }
 
@@ -165,12 +276,22 @@ impl Workload {
         if !(0.0..=1.0).contains(&config.failure_rate) {
             return Err(WorkloadError::InvalidFailureRate(config.failure_rate));
         }
+        if !(0.0..=1.0).contains(&config.hot_ratio) {
+            return Err(WorkloadError::InvalidHotRatio(config.hot_ratio));
+        }
+        if config.pools == 0 {
+            return Err(WorkloadError::NoPools);
+        }
         let accounts = (0..config.accounts as u64)
             .map(PublicKey::from_index)
             .collect();
         let mut assets = vec![Asset::TOS];
         if config.kind == WorkloadKind::MultiAsset {
             assets.extend((1..=EXTRA_ASSETS).map(Asset::from_index));
+        }
+        if matches!(config.kind, WorkloadKind::Amm | WorkloadKind::Mixed) {
+            let (a, b) = pool_assets();
+            assets.extend([a, b]);
         }
         Ok(Self {
             next_nonce: vec![0; config.accounts],
@@ -179,6 +300,7 @@ impl Workload {
             accounts,
             assets,
             failures: 0,
+            chain_position: 0,
         })
     }
 
@@ -198,8 +320,88 @@ impl Workload {
         self.next_nonce.get(index).copied()
     }
 
-    /// The genesis state: every account holds [`GENESIS_BALANCE`] TOS, and for
-    /// multi-asset also as much of each extra asset.
+    /// The genesis commit: [`Workload::genesis_allocations`], and for the contract
+    /// workloads [`Workload::genesis_contracts`].
+    pub fn genesis(&self) -> Result<BlockCommit, BlockError> {
+        genesis_commit_with(&self.genesis_allocations(), self.genesis_contracts())
+    }
+
+    /// The contracts in place at genesis, as state (empty for the native workloads):
+    /// see the module documentation.
+    pub fn genesis_contracts(&self) -> Vec<(StateKey, StateValue)> {
+        if !self.config.kind.calls_contracts() {
+            return Vec::new();
+        }
+        let module = |source: &str| {
+            // The bundled sources are part of this crate's tests: they always assemble.
+            let bytecode = contract_vm::assemble_source(source)
+                .unwrap_or_else(|error| panic!("invariant: a bundled contract assembles: {error}"));
+            StateValue::Module(Arc::new(ModuleCode::new(&bytecode)))
+        };
+        let stored = |value: StorageValue| StateValue::Storage(Some(Arc::new(value)));
+        let mut state = Vec::new();
+
+        let token = token_contract();
+        state.push((StateKey::Module(token), module(contracts::TOKEN)));
+        state.push((
+            StateKey::Storage(token, contracts::token::OWNER_KEY),
+            stored(StorageValue::from_slice(deployer().as_bytes())),
+        ));
+        let supply = TOKEN_BALANCE.saturating_mul(self.accounts.len() as u64);
+        state.push((
+            StateKey::Storage(token, contracts::token::SUPPLY_KEY),
+            stored(StorageValue::from(supply)),
+        ));
+        for holder in &self.accounts {
+            state.push((
+                StateKey::Storage(token, contracts::token::balance_key(holder)),
+                stored(StorageValue::from(TOKEN_BALANCE)),
+            ));
+        }
+
+        state.push((
+            StateKey::Module(ticket_contract()),
+            module(contracts::TICKET),
+        ));
+
+        let amm = module(contracts::AMM);
+        let (asset_a, asset_b) = pool_assets();
+        for index in 0..self.config.pools {
+            let pool = pool_contract(index);
+            let tag = |tag: u8| {
+                let mut key = [0; 32];
+                key[0] = tag;
+                storage_adapter::StorageKey(key)
+            };
+            state.push((StateKey::Module(pool), amm.clone()));
+            state.push((
+                StateKey::Storage(pool, tag(1)),
+                stored(StorageValue::from_slice(asset_a.as_bytes())),
+            ));
+            state.push((
+                StateKey::Storage(pool, tag(2)),
+                stored(StorageValue::from_slice(asset_b.as_bytes())),
+            ));
+            for (key, asset) in [
+                (contracts::amm::reserve_a_key(), asset_a),
+                (contracts::amm::reserve_b_key(), asset_b),
+            ] {
+                state.push((
+                    StateKey::Storage(pool, key),
+                    stored(StorageValue::from(POOL_RESERVE)),
+                ));
+                state.push((
+                    StateKey::ContractBalance(pool, asset),
+                    StateValue::Balance(POOL_RESERVE),
+                ));
+            }
+        }
+        state
+    }
+
+    /// The genesis balances: every account holds [`GENESIS_BALANCE`] TOS, and for
+    /// multi-asset also as much of each extra asset, for the AMM workloads of both pool
+    /// assets.
     pub fn genesis_allocations(&self) -> Vec<(PublicKey, Asset, u64)> {
         self.accounts
             .iter()
@@ -226,9 +428,18 @@ impl Workload {
         let sender = match self.config.kind {
             WorkloadKind::HotReceiver => self.rng.gen_range(1..accounts),
             WorkloadKind::NonceChains => self.rng.gen_range(0..accounts.min(NONCE_CHAIN_SENDERS)),
-            WorkloadKind::P2p | WorkloadKind::MultiAsset | WorkloadKind::Burns => {
-                self.rng.gen_range(0..accounts)
+            WorkloadKind::TokenChain => {
+                let sender = self.chain_position % accounts;
+                self.chain_position = self.chain_position.wrapping_add(1);
+                sender
             }
+            WorkloadKind::Token => self.token_holder(),
+            WorkloadKind::P2p
+            | WorkloadKind::MultiAsset
+            | WorkloadKind::Burns
+            | WorkloadKind::Amm
+            | WorkloadKind::Mint
+            | WorkloadKind::Mixed => self.rng.gen_range(0..accounts),
         };
         let fee = self.rng.gen_range(1..=10);
         let mut payload = match self.config.kind {
@@ -259,6 +470,23 @@ impl Workload {
                     self.tos_transfer(sender)
                 }
             }
+            WorkloadKind::Token => self.token_transfer(sender),
+            WorkloadKind::TokenChain => {
+                let receiver = (sender + 1) % accounts;
+                let amount = self.amount();
+                call(
+                    token_contract(),
+                    Vec::new(),
+                    contracts::token::transfer(&self.accounts[receiver], amount),
+                )
+            }
+            WorkloadKind::Amm => self.swap(),
+            WorkloadKind::Mint => call(ticket_contract(), Vec::new(), contracts::ticket::mint()),
+            WorkloadKind::Mixed => match self.rng.gen_range(0..10) {
+                0..6 => self.tos_transfer(sender),
+                6..8 => self.token_transfer(sender),
+                _ => self.swap(),
+            },
         };
         let source = self.accounts[sender];
         let expected = self.next_nonce[sender];
@@ -295,6 +523,49 @@ impl Workload {
         )])
     }
 
+    /// A token holder: one of the first [`HOT_HOLDERS`] with probability `hot_ratio`,
+    /// any holder otherwise.
+    fn token_holder(&mut self) -> usize {
+        let accounts = self.accounts.len();
+        if self.config.hot_ratio > 0.0 && self.rng.gen_bool(self.config.hot_ratio) {
+            self.rng.gen_range(0..accounts.min(HOT_HOLDERS))
+        } else {
+            self.rng.gen_range(0..accounts)
+        }
+    }
+
+    fn token_transfer(&mut self, sender: usize) -> Payload {
+        let mut receiver = self.token_holder();
+        if receiver == sender {
+            receiver = self.other_than(sender);
+        }
+        let amount = self.amount();
+        call(
+            token_contract(),
+            Vec::new(),
+            contracts::token::transfer(&self.accounts[receiver], amount),
+        )
+    }
+
+    /// A swap on a random pool in a random direction, of 1000..=10000 units: enough that
+    /// the output is never zero, small enough against the reserves that nothing
+    /// overflows.
+    fn swap(&mut self) -> Payload {
+        let pool = pool_contract(self.rng.gen_range(0..self.config.pools));
+        let (asset_a, asset_b) = pool_assets();
+        let (direction, asset) = if self.rng.gen_bool(0.5) {
+            (contracts::amm::A_TO_B, asset_a)
+        } else {
+            (contracts::amm::B_TO_A, asset_b)
+        };
+        let amount = self.rng.gen_range(1_000..=10_000);
+        call(
+            pool,
+            vec![Deposit { asset, amount }],
+            contracts::amm::swap(direction, 1),
+        )
+    }
+
     /// A random account index other than `index` (there are at least 2 accounts).
     fn other_than(&mut self, index: usize) -> usize {
         let drawn = self.rng.gen_range(0..self.accounts.len() - 1);
@@ -310,6 +581,16 @@ impl Workload {
     }
 }
 
+/// A call of `contract` with `deposits` and `input`, reserving [`CALL_MAX_GAS`].
+fn call(contract: ContractId, deposits: Vec<Deposit>, input: Vec<u8>) -> Payload {
+    Payload::InvokeContract {
+        contract,
+        deposits,
+        max_gas: CALL_MAX_GAS,
+        input,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -317,7 +598,6 @@ mod tests {
     use storage_adapter::{BlockStore, MemoryStore};
 
     use super::*;
-    use crate::block::genesis_commit;
     use crate::engine::sequential::execute_sequential;
     use crate::outcome::{TxFailure, TxResult};
 
@@ -326,7 +606,7 @@ mod tests {
         let mut workload = Workload::new(config).expect("valid config");
         let store = MemoryStore::new();
         store
-            .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+            .commit(&workload.genesis().expect("genesis"))
             .expect("genesis commit");
         let mut results = Vec::new();
         for topoheight in 1..=blocks {

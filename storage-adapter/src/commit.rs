@@ -1,6 +1,8 @@
 //! A block's effects as a store applies them, and the state root that seals them.
 
-use crate::state::{StateKey, StateValue, MAX_MULTISIG_PARTICIPANTS};
+use crate::state::{
+    StateKey, StateValue, MAX_MODULE_LEN, MAX_MULTISIG_PARTICIPANTS, MAX_STORAGE_VALUE_LEN,
+};
 use crate::types::Hash;
 use crate::view::{ChainState, StorageError};
 
@@ -63,6 +65,18 @@ impl BlockCommit {
         }) {
             return Err(StorageError::InvalidCommit(format!(
                 "multisig configuration at {key:?} has more than {MAX_MULTISIG_PARTICIPANTS} participants"
+            )));
+        }
+        // The same bounds a read enforces: a store must be able to read back what it wrote.
+        if let Some((key, _)) = writes.iter().find(|(_, value)| match value {
+            StateValue::Module(code) => {
+                code.bytecode().is_empty() || code.bytecode().len() > MAX_MODULE_LEN
+            }
+            StateValue::Storage(Some(value)) => value.len() > MAX_STORAGE_VALUE_LEN,
+            _ => false,
+        }) {
+            return Err(StorageError::InvalidCommit(format!(
+                "contract value at {key:?} is empty or longer than its maximum"
             )));
         }
         executed.sort_unstable();

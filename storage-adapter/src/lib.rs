@@ -1,7 +1,8 @@
 //! The state of a TOS node and the stores that keep it.
 //!
-//! This crate is the bottom of the workspace: it knows accounts, assets, nonces, balances
-//! and multisig configurations, but nothing about transactions or execution engines.
+//! This crate is the bottom of the workspace: it knows accounts, assets, nonces, balances,
+//! multisig configurations and contracts' modules, balances and storage, but nothing about
+//! transactions, execution engines or the contract VM.
 //!
 //! - [`StateKey`] / [`StateValue`]: one location of state and what it holds.
 //! - [`StateView`]: the read side, a consistent snapshot read from many threads.
@@ -22,7 +23,10 @@ pub use commit::{state_root, BlockCommit};
 pub use memory::{MemorySnapshot, MemoryStore};
 #[cfg(feature = "rocksdb")]
 pub use rocks::{RocksOptions, RocksSnapshot, RocksStore};
-pub use state::{ColumnKey, MultisigConfig, StateKey, StateValue, MAX_MULTISIG_PARTICIPANTS};
+pub use state::{
+    ColumnKey, ModuleCode, MultisigConfig, StateKey, StateValue, StorageValue, MAX_MODULE_LEN,
+    MAX_MULTISIG_PARTICIPANTS, MAX_STORAGE_VALUE_LEN,
+};
 pub use store::BlockStore;
-pub use types::{Asset, Hash, PublicKey};
+pub use types::{Asset, ContractId, Hash, PublicKey, StorageKey};
 pub use view::{ChainState, StateView, StorageError};

@@ -3,13 +3,16 @@
 //! Layout: one column family per kind of state, so that within each family the byte order
 //! of keys is the order of [`StateKey`]:
 //!
-//! | family     | key                 | value                          |
-//! |------------|---------------------|--------------------------------|
-//! | `nonces`   | account             | nonce, big-endian `u64`        |
-//! | `balances` | account ‖ asset     | balance, big-endian `u64`      |
-//! | `multisig` | account             | threshold, count, participants |
-//! | `executed` | transaction hash    | topoheight, big-endian `u64`   |
-//! | `meta`     | `topoheight`, `state_root`, `burned_supply` | their bytes |
+//! | family              | key                    | value                          |
+//! |---------------------|------------------------|--------------------------------|
+//! | `nonces`            | account                | nonce, big-endian `u64`        |
+//! | `balances`          | account ‖ asset        | balance, big-endian `u64`      |
+//! | `multisig`          | account                | threshold, count, participants |
+//! | `modules`           | contract               | bytecode                       |
+//! | `contract_balances` | contract ‖ asset       | balance, big-endian `u64`      |
+//! | `contract_storage`  | contract ‖ storage key | `0x01` ‖ value bytes           |
+//! | `executed`          | transaction hash       | topoheight, big-endian `u64`   |
+//! | `meta`              | `topoheight`, `state_root`, `burned_supply` | their bytes |
 //!
 //! A block is applied through one `WriteBatch` in sorted key order (state, marks, then
 //! metadata last), so after a crash the database is at a block boundary: RocksDB applies a
@@ -32,9 +35,21 @@ use crate::view::{ChainState, StateView, StorageError};
 const CF_NONCES: &str = "nonces";
 const CF_BALANCES: &str = "balances";
 const CF_MULTISIG: &str = "multisig";
+const CF_MODULES: &str = "modules";
+const CF_CONTRACT_BALANCES: &str = "contract_balances";
+const CF_CONTRACT_STORAGE: &str = "contract_storage";
 const CF_EXECUTED: &str = "executed";
 const CF_META: &str = "meta";
-const COLUMN_FAMILIES: [&str; 5] = [CF_NONCES, CF_BALANCES, CF_MULTISIG, CF_EXECUTED, CF_META];
+const COLUMN_FAMILIES: [&str; 8] = [
+    CF_NONCES,
+    CF_BALANCES,
+    CF_MULTISIG,
+    CF_MODULES,
+    CF_CONTRACT_BALANCES,
+    CF_CONTRACT_STORAGE,
+    CF_EXECUTED,
+    CF_META,
+];
 
 const META_TOPOHEIGHT: &[u8] = b"topoheight";
 const META_STATE_ROOT: &[u8] = b"state_root";
@@ -45,6 +60,9 @@ fn column_of(key: &StateKey) -> &'static str {
         StateKey::Nonce(_) => CF_NONCES,
         StateKey::Balance(..) => CF_BALANCES,
         StateKey::Multisig(_) => CF_MULTISIG,
+        StateKey::Module(_) => CF_MODULES,
+        StateKey::ContractBalance(..) => CF_CONTRACT_BALANCES,
+        StateKey::Storage(..) => CF_CONTRACT_STORAGE,
     }
 }
 
@@ -176,6 +194,9 @@ pub struct RocksSnapshot<'a> {
     nonces: &'a ColumnFamily,
     balances: &'a ColumnFamily,
     multisig: &'a ColumnFamily,
+    modules: &'a ColumnFamily,
+    contract_balances: &'a ColumnFamily,
+    contract_storage: &'a ColumnFamily,
     executed: &'a ColumnFamily,
     chain: ChainState,
 }
@@ -194,6 +215,9 @@ impl StateView for RocksSnapshot<'_> {
             StateKey::Nonce(_) => self.nonces,
             StateKey::Balance(..) => self.balances,
             StateKey::Multisig(_) => self.multisig,
+            StateKey::Module(_) => self.modules,
+            StateKey::ContractBalance(..) => self.contract_balances,
+            StateKey::Storage(..) => self.contract_storage,
         };
         let column_key = key.column_key();
         let Some(bytes) =
@@ -240,6 +264,9 @@ impl BlockStore for RocksStore {
             nonces: self.column(CF_NONCES),
             balances: self.column(CF_BALANCES),
             multisig: self.column(CF_MULTISIG),
+            modules: self.column(CF_MODULES),
+            contract_balances: self.column(CF_CONTRACT_BALANCES),
+            contract_storage: self.column(CF_CONTRACT_STORAGE),
             executed: self.column(CF_EXECUTED),
             chain,
         })

@@ -1,6 +1,7 @@
-//! The identifiers of TOS state: accounts, assets and hashes.
+//! The identifiers of TOS state: accounts, assets, hashes, contracts and contract
+//! storage keys.
 //!
-//! All three are 32-byte values. They are distinct types so that an asset can never be
+//! All of them are 32-byte values. They are distinct types so that an asset can never be
 //! passed where an account is expected; their `Ord` is the byte order, which is also the
 //! order RocksDB keeps them in.
 
@@ -64,6 +65,15 @@ bytes32!(
 bytes32!(
     /// A blake3 hash: transaction hashes and state roots.
     Hash
+);
+bytes32!(
+    /// A deployed contract's address, derived from its deployer and the deploy's nonce.
+    ContractId
+);
+bytes32!(
+    /// A key in one contract's storage. Always 32 bytes: a contract that wants longer
+    /// keys hashes them, so the state key stays small and fixed-size.
+    StorageKey
 );
 
 impl PublicKey {

@@ -14,9 +14,10 @@ use std::thread;
 
 use proptest::prelude::*;
 use storage_adapter::{
-    state_root, Asset, BlockCommit, BlockStore, ChainState, Hash, MemoryStore, MultisigConfig,
-    PublicKey, RocksOptions, RocksStore, StateKey, StateValue, StateView, StorageError,
-    MAX_MULTISIG_PARTICIPANTS,
+    state_root, Asset, BlockCommit, BlockStore, ChainState, ContractId, Hash, MemoryStore,
+    ModuleCode, MultisigConfig, PublicKey, RocksOptions, RocksStore, StateKey, StateValue,
+    StateView, StorageError, StorageKey, StorageValue, MAX_MODULE_LEN, MAX_MULTISIG_PARTICIPANTS,
+    MAX_STORAGE_VALUE_LEN,
 };
 use tempfile::TempDir;
 
@@ -30,8 +31,22 @@ const ACCOUNTS: u64 = 3;
 const ASSETS: u64 = 3;
 /// Transaction hashes the tests may mark executed.
 const TXS: u64 = 16;
+/// Contracts the tests write to; contract `CONTRACTS` is never written.
+const CONTRACTS: u64 = 2;
+/// Storage keys the tests write to in each contract; key `SLOTS` is never written.
+const SLOTS: u64 = 3;
 
-const COLUMN_FAMILIES: [&str; 5] = ["nonces", "balances", "multisig", "executed", "meta"];
+/// Every column family a `RocksStore` creates: opening its database raw must name them all.
+const COLUMN_FAMILIES: [&str; 8] = [
+    "nonces",
+    "balances",
+    "multisig",
+    "modules",
+    "contract_balances",
+    "contract_storage",
+    "executed",
+    "meta",
+];
 
 fn account(index: u64) -> PublicKey {
     PublicKey::from_index(index)
@@ -68,7 +83,44 @@ fn multisig(threshold: u8, participants: &[u64]) -> StateValue {
     })))
 }
 
-/// Every key the tests can write, plus keys of an account and an asset never written.
+fn contract(index: u64) -> ContractId {
+    ContractId::new(Hash::digest(&[&b"contract"[..], &index.to_le_bytes()].concat()).0)
+}
+
+fn storage_key(index: u64) -> StorageKey {
+    StorageKey::new(Hash::digest(&[&b"slot"[..], &index.to_le_bytes()].concat()).0)
+}
+
+fn module_key(c: u64) -> StateKey {
+    StateKey::Module(contract(c))
+}
+
+fn contract_balance(c: u64, s: u64) -> StateKey {
+    StateKey::ContractBalance(contract(c), asset(s))
+}
+
+fn slot(c: u64, k: u64) -> StateKey {
+    StateKey::Storage(contract(c), storage_key(k))
+}
+
+/// A module of `len` bytes derived from `seed` (its content is opaque to the store).
+fn module(seed: u8, len: usize) -> StateValue {
+    let bytecode: Vec<u8> = (0..len).map(|i| seed.wrapping_add(i as u8)).collect();
+    StateValue::Module(Arc::new(ModuleCode::new(&bytecode)))
+}
+
+/// A present storage value (possibly empty).
+fn stored(bytes: &[u8]) -> StateValue {
+    StateValue::Storage(Some(Arc::new(StorageValue::from_slice(bytes))))
+}
+
+/// A storage deletion.
+fn unstored() -> StateValue {
+    StateValue::Storage(None)
+}
+
+/// Every key the tests can write, plus keys of an account, an asset, a contract and a
+/// storage key never written.
 fn all_keys() -> Vec<StateKey> {
     let mut keys = Vec::new();
     for a in 0..=ACCOUNTS {
@@ -76,6 +128,15 @@ fn all_keys() -> Vec<StateKey> {
         keys.push(multisig_key(a));
         for s in 0..=ASSETS {
             keys.push(balance(a, s));
+        }
+    }
+    for c in 0..=CONTRACTS {
+        keys.push(module_key(c));
+        for s in 0..=ASSETS {
+            keys.push(contract_balance(c, s));
+        }
+        for k in 0..=SLOTS {
+            keys.push(slot(c, k));
         }
     }
     keys.sort();
@@ -766,6 +827,136 @@ fn multisig_participant_limit<S: BlockStore>(store: &S) {
     assert_eq!(dump_store(store), before);
 }
 
+fn contract_state_round_trip<S: BlockStore>(store: &S) {
+    let long = vec![0x5a; 33];
+    commit_next(
+        store,
+        [
+            (module_key(0), module(1, 100)),
+            (contract_balance(0, 0), StateValue::Balance(500)),
+            (contract_balance(0, 1), StateValue::Balance(0)),
+            (slot(0, 0), stored(&7u64.to_le_bytes())),
+            // Past the 32 bytes a value keeps inline.
+            (slot(0, 1), stored(&long)),
+            (slot(1, 0), stored(&[])),
+            // Deleting a key that was never there is a no-op, not an error.
+            (slot(1, 1), unstored()),
+            // An account and a contract with the same bytes are different keys.
+            (balance(0, 0), StateValue::Balance(9)),
+        ],
+        vec![],
+        0,
+    );
+    let snapshot = store.snapshot().expect("snapshot");
+    let get = |key: StateKey| snapshot.get(&key).expect("read");
+    assert_eq!(get(module_key(0)), Some(module(1, 100)));
+    assert_eq!(get(contract_balance(0, 0)), Some(StateValue::Balance(500)));
+    // A zero balance that was written is stored, not treated as absent.
+    assert_eq!(get(contract_balance(0, 1)), Some(StateValue::Balance(0)));
+    assert_eq!(get(slot(0, 0)), Some(stored(&7u64.to_le_bytes())));
+    assert_eq!(get(slot(0, 1)), Some(stored(&long)));
+    // An empty value is a value, distinct from "no value".
+    assert_eq!(get(slot(1, 0)), Some(stored(&[])));
+    assert_eq!(get(slot(1, 1)), None);
+    // Absent keys: other contracts, other assets and storage keys of a known contract.
+    assert_eq!(get(module_key(1)), None);
+    assert_eq!(get(module_key(CONTRACTS)), None);
+    assert_eq!(get(contract_balance(0, 2)), None);
+    assert_eq!(get(contract_balance(1, 0)), None);
+    assert_eq!(get(slot(0, 2)), None);
+    assert_eq!(get(slot(CONTRACTS, 0)), None);
+    // A contract's balance is not an account's balance, whatever the bytes.
+    assert_eq!(get(balance(0, 0)), Some(StateValue::Balance(9)));
+    drop(snapshot);
+
+    // Second block: delete storage keys (one empty, one not), overwrite, add.
+    commit_next(
+        store,
+        [
+            (slot(0, 0), unstored()),
+            (slot(1, 0), unstored()),
+            (slot(0, 1), stored(&[1])),
+            (slot(0, 2), stored(&[2; 4])),
+            (contract_balance(0, 0), StateValue::Balance(499)),
+            (module_key(1), module(2, 1)),
+        ],
+        vec![],
+        0,
+    );
+    let snapshot = store.snapshot().expect("snapshot");
+    let get = |key: StateKey| snapshot.get(&key).expect("read");
+    assert_eq!(get(slot(0, 0)), None, "storage deletion removes the key");
+    assert_eq!(get(slot(1, 0)), None, "deleting an empty value removes it");
+    assert_eq!(get(slot(0, 1)), Some(stored(&[1])));
+    assert_eq!(get(slot(0, 2)), Some(stored(&[2; 4])));
+    assert_eq!(get(contract_balance(0, 0)), Some(StateValue::Balance(499)));
+    assert_eq!(get(module_key(1)), Some(module(2, 1)));
+    // Keys the block did not write keep their values.
+    assert_eq!(get(module_key(0)), Some(module(1, 100)));
+    assert_eq!(get(contract_balance(0, 1)), Some(StateValue::Balance(0)));
+    drop(snapshot);
+
+    // Third block: a deleted key can be set again.
+    commit_next(store, [(slot(0, 0), stored(&[3]))], vec![], 0);
+    assert_eq!(
+        store
+            .snapshot()
+            .expect("snapshot")
+            .get(&slot(0, 0))
+            .expect("read"),
+        Some(stored(&[3]))
+    );
+}
+
+fn contract_value_limits<S: BlockStore>(store: &S) {
+    // The largest module and storage value allowed round-trip whole.
+    let largest_module = module(3, MAX_MODULE_LEN);
+    let largest_value = stored(&[0xee; MAX_STORAGE_VALUE_LEN]);
+    commit_next(
+        store,
+        [
+            (module_key(0), largest_module.clone()),
+            (slot(0, 0), largest_value.clone()),
+        ],
+        vec![],
+        0,
+    );
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(
+        snapshot.get(&module_key(0)).expect("read"),
+        Some(largest_module)
+    );
+    assert_eq!(
+        snapshot.get(&slot(0, 0)).expect("read"),
+        Some(largest_value)
+    );
+    drop(snapshot);
+
+    // Anything a read would refuse cannot be committed: RocksDB could not give it back.
+    let before = dump_store(store);
+    let chain = store.chain_state().expect("chain state");
+    let refused = [
+        (module_key(1), module(4, MAX_MODULE_LEN + 1)),
+        (module_key(1), module(4, 0)),
+        (slot(0, 1), stored(&[0xee; MAX_STORAGE_VALUE_LEN + 1])),
+    ];
+    for (key, value) in refused {
+        let commit = BlockCommit::new(
+            &chain,
+            chain.next_topoheight(),
+            vec![(key, value)],
+            vec![],
+            0,
+        );
+        // (Not `expect_err`: its message would print up to 64 KiB of bytes.)
+        assert!(
+            matches!(commit, Err(StorageError::InvalidCommit(_))),
+            "an out-of-bounds value at {key:?} was accepted"
+        );
+    }
+    assert_eq!(dump_store(store), before);
+}
+
 macro_rules! for_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -799,6 +990,8 @@ for_both_stores!(
     readers_see_whole_blocks,
     concurrent_commits_on_one_parent_admit_one,
     multisig_participant_limit,
+    contract_state_round_trip,
+    contract_value_limits,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -874,6 +1067,52 @@ fn root_depends_on_history_not_just_final_state() {
 }
 
 #[test]
+fn root_keeps_empty_storage_value_and_deletion_apart() {
+    // Writing an empty value, deleting, and not writing at all are three different blocks:
+    // the root must tell them apart, or two nodes could disagree on state under one root.
+    let roots: Vec<Hash> = [
+        vec![(slot(0, 0), stored(&[]))],
+        vec![(slot(0, 0), unstored())],
+        vec![],
+    ]
+    .into_iter()
+    .map(|writes| {
+        BlockCommit::new(&ChainState::default(), 0, writes, vec![], 0)
+            .expect("well-formed commit")
+            .state_root()
+    })
+    .collect();
+    let distinct: BTreeSet<Hash> = roots.iter().copied().collect();
+    assert_eq!(distinct.len(), 3, "{roots:?}");
+    // The same bytes under an account's and a contract's key hash differently too.
+    let account_root = BlockCommit::new(
+        &ChainState::default(),
+        0,
+        vec![(
+            StateKey::Balance(PublicKey([1; 32]), Asset::TOS),
+            StateValue::Balance(1),
+        )],
+        vec![],
+        0,
+    )
+    .expect("well-formed commit")
+    .state_root();
+    let contract_root = BlockCommit::new(
+        &ChainState::default(),
+        0,
+        vec![(
+            StateKey::ContractBalance(ContractId([1; 32]), Asset::TOS),
+            StateValue::Balance(1),
+        )],
+        vec![],
+        0,
+    )
+    .expect("well-formed commit")
+    .state_root();
+    assert_ne!(account_root, contract_root);
+}
+
+#[test]
 fn memory_with_state_starts_at_topoheight_zero() {
     let store = MemoryStore::with_state([
         (nonce(0), StateValue::Nonce(3)),
@@ -916,7 +1155,8 @@ fn memory_with_state_starts_at_topoheight_zero() {
 /// One block of a fixed history: sorted writes, executed hashes, burned supply.
 type HistoryBlock = (Vec<(StateKey, StateValue)>, Vec<Hash>, u64);
 
-/// A fixed history touching every kind of key, deletion included.
+/// A fixed history touching every kind of key, deletions included (a multisig, a storage
+/// value and an empty storage value).
 fn sample_history() -> Vec<HistoryBlock> {
     vec![
         (
@@ -925,6 +1165,9 @@ fn sample_history() -> Vec<HistoryBlock> {
                 (balance(0, 0), StateValue::Balance(1_000)),
                 (balance(0, 1), StateValue::Balance(5)),
                 (multisig_key(0), multisig(2, &[0, 1])),
+                (module_key(0), module(1, 64)),
+                (slot(0, 0), stored(&1u64.to_le_bytes())),
+                (slot(0, 1), stored(&[])),
             ]),
             vec![tx(0)],
             0,
@@ -935,6 +1178,9 @@ fn sample_history() -> Vec<HistoryBlock> {
                 (nonce(1), StateValue::Nonce(0)),
                 (balance(0, 0), StateValue::Balance(900)),
                 (balance(1, 0), StateValue::Balance(90)),
+                (contract_balance(0, 0), StateValue::Balance(100)),
+                (slot(0, 0), stored(&2u64.to_le_bytes())),
+                (slot(0, 2), stored(&[7; 40])),
             ]),
             vec![tx(2), tx(1)],
             10,
@@ -943,12 +1189,21 @@ fn sample_history() -> Vec<HistoryBlock> {
             sorted([
                 (multisig_key(0), StateValue::Multisig(None)),
                 (multisig_key(1), multisig(1, &[5])),
+                (module_key(1), module(2, 3)),
+                (contract_balance(0, 0), StateValue::Balance(40)),
+                (contract_balance(1, 0), StateValue::Balance(60)),
+                (slot(0, 0), unstored()),
+                (slot(0, 1), unstored()),
+                (slot(1, 0), stored(&[])),
             ]),
             vec![],
             10,
         ),
         (
-            sorted([(balance(2, 2), StateValue::Balance(u64::MAX))]),
+            sorted([
+                (balance(2, 2), StateValue::Balance(u64::MAX)),
+                (slot(0, 0), stored(&[9])),
+            ]),
             vec![tx(3)],
             25,
         ),
@@ -1007,6 +1262,17 @@ fn rocks_reopen_keeps_state_and_root() {
     assert_eq!(before.chain.state_root, *roots.last().expect("roots"));
     assert_eq!(before.chain.topoheight, Some(history.len() as u64 - 1));
 
+    // The history's contract state, read back before any reopen (a dump of nothing but
+    // absences would compare equal after one too).
+    let snapshot = rocks.snapshot().expect("snapshot");
+    let get = |key: StateKey| snapshot.get(&key).expect("read");
+    assert_eq!(get(module_key(0)), Some(module(1, 64)));
+    assert_eq!(get(contract_balance(1, 0)), Some(StateValue::Balance(60)));
+    assert_eq!(get(slot(0, 0)), Some(stored(&[9])));
+    assert_eq!(get(slot(0, 1)), None);
+    assert_eq!(get(slot(1, 0)), Some(stored(&[])));
+    drop(snapshot);
+
     // Reopen, also with different options: the state is the same.
     let dir = rocks.close();
     let reopened = TempRocks::reopen(dir);
@@ -1029,6 +1295,8 @@ fn rocks_reopen_keeps_state_and_root() {
     let next = sorted([
         (nonce(2), StateValue::Nonce(0)),
         (balance(0, 0), StateValue::Balance(1)),
+        (slot(0, 2), unstored()),
+        (slot(1, 1), stored(&[1, 2, 3])),
     ]);
     let a = commit_next(&durable, next.clone(), vec![tx(9)], 30);
     let b = commit_next(&memory, next, vec![tx(9)], 30);
@@ -1086,6 +1354,21 @@ fn rocks_corrupt_values_are_typed_errors() {
             "multisig",
             [&[1u8, 1][..], &participant[..], &[0][..]].concat(),
         ),
+        (module_key(0), "modules", vec![]),
+        (module_key(0), "modules", vec![1; MAX_MODULE_LEN + 1]),
+        (contract_balance(0, 1), "contract_balances", vec![0; 7]),
+        (contract_balance(0, 1), "contract_balances", vec![0; 9]),
+        (contract_balance(0, 1), "contract_balances", vec![]),
+        // No presence marker: RocksDB never stores an empty storage value bare (a deletion
+        // removes the key), so these bytes cannot have come from a commit.
+        (slot(0, 0), "contract_storage", vec![]),
+        (slot(0, 0), "contract_storage", vec![0, 1, 2]),
+        (slot(0, 0), "contract_storage", vec![2]),
+        (
+            slot(0, 0),
+            "contract_storage",
+            [&[1u8][..], &[0; MAX_STORAGE_VALUE_LEN + 1][..]].concat(),
+        ),
     ];
     for (key, column, bytes) in cases {
         let rocks = TempRocks::new();
@@ -1096,6 +1379,9 @@ fn rocks_corrupt_values_are_typed_errors() {
                 (nonce(1), StateValue::Nonce(2)),
                 (balance(0, 1), StateValue::Balance(3)),
                 (multisig_key(0), multisig(1, &[0])),
+                (module_key(0), module(1, 8)),
+                (contract_balance(0, 1), StateValue::Balance(4)),
+                (slot(0, 0), stored(&[5])),
             ],
             vec![tx(0)],
             0,
@@ -1119,7 +1405,10 @@ fn rocks_corrupt_values_are_typed_errors() {
                 assert_eq!(hex_key, hex::encode(key.column_key()), "{bytes:?}");
                 assert!(!reason.is_empty());
             }
-            other => panic!("{column} {bytes:?}: expected Corrupt, got {other:?}"),
+            other => panic!(
+                "{column} {} bytes: expected Corrupt, got {other:?}",
+                bytes.len()
+            ),
         }
         // Other keys still read; the error names only the corrupt one.
         assert_eq!(
@@ -1134,6 +1423,9 @@ fn rocks_corrupt_values_are_typed_errors() {
             StateKey::Nonce(_) => StateValue::Nonce(5),
             StateKey::Balance(..) => StateValue::Balance(5),
             StateKey::Multisig(_) => multisig(1, &[5]),
+            StateKey::Module(_) => module(5, 5),
+            StateKey::ContractBalance(..) => StateValue::Balance(5),
+            StateKey::Storage(..) => stored(&[5]),
         };
         commit_next(&*rocks, [(key, value.clone())], vec![], 0);
         assert_eq!(
@@ -1221,10 +1513,15 @@ struct Block {
 }
 
 fn key_strategy() -> impl Strategy<Value = StateKey> {
+    // Storage keys weigh double: they are the only contract keys with deletions and
+    // empty values, the cases the stores and the root most easily get wrong.
     prop_oneof![
-        (0..ACCOUNTS).prop_map(nonce),
-        (0..ACCOUNTS, 0..ASSETS).prop_map(|(a, s)| balance(a, s)),
-        (0..ACCOUNTS).prop_map(multisig_key),
+        1 => (0..ACCOUNTS).prop_map(nonce),
+        1 => (0..ACCOUNTS, 0..ASSETS).prop_map(|(a, s)| balance(a, s)),
+        1 => (0..ACCOUNTS).prop_map(multisig_key),
+        1 => (0..CONTRACTS).prop_map(module_key),
+        1 => (0..CONTRACTS, 0..ASSETS).prop_map(|(c, s)| contract_balance(c, s)),
+        2 => (0..CONTRACTS, 0..SLOTS).prop_map(|(c, k)| slot(c, k)),
     ]
 }
 
@@ -1241,6 +1538,17 @@ fn write_strategy() -> impl Strategy<Value = (StateKey, StateValue)> {
                 Just(StateValue::Multisig(None)),
                 (1u8..4, prop::collection::vec(0..6u64, 0..4))
                     .prop_map(|(threshold, participants)| multisig(threshold, &participants)),
+            ]
+            .boxed(),
+            StateKey::Module(_) => (any::<u8>(), 1..80usize)
+                .prop_map(|(seed, len)| module(seed, len))
+                .boxed(),
+            StateKey::ContractBalance(..) => u64_strategy().prop_map(StateValue::Balance).boxed(),
+            // Deletions, empty values, inline values and values past the inline 32 bytes.
+            StateKey::Storage(..) => prop_oneof![
+                Just(unstored()),
+                Just(stored(&[])),
+                prop::collection::vec(any::<u8>(), 1..48).prop_map(|bytes| stored(&bytes)),
             ]
             .boxed(),
         };

@@ -23,9 +23,15 @@
 //!            sender's current one, tracked through the block; sometimes off by one or two;
 //!            sometimes the hash is marked executed before the block), fee (mostly small,
 //!            sometimes near u64::MAX), then the payload: one transfer, 2 to 8 transfers,
-//!            a burn, a multisig set-up or removal, and rarely a malformed or duplicate
-//!            transaction (the block is then rejected whole)
+//!            a burn, a multisig set-up or removal, a contract call, and rarely a
+//!            malformed or duplicate transaction (the block is then rejected whole)
 //! ```
+//!
+//! Every case's state also holds the bundled token contract (its owner the first
+//! account, every account holding 1000 tokens), decoded from no byte. A contract call
+//! takes one byte: its target account, what it calls (a token transfer or mint, an input
+//! the token rejects, or an address with no contract) and its `max_gas` (too little for
+//! the token's storage, some, or plenty), then an amount.
 //!
 //! Amounts are mostly small next to the balances, so most transactions succeed and the
 //! engines have real conflicts to resolve (2 to 8 accounts share up to 64 transactions);
@@ -46,8 +52,9 @@
 //! verdict: Block-STM then decides the block on its sequential path.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use executor::contract::contracts;
 use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
 use executor::outcome::{BlockError, BlockOutput};
 use executor::{
@@ -55,9 +62,41 @@ use executor::{
     Payload, Transaction, Transfer, VmView, MAX_SUPPLY,
 };
 use storage_adapter::{
-    Asset, BlockCommit, BlockStore, ChainState, Hash, MemoryStore, MultisigConfig, PublicKey,
-    StateKey, StateValue, StorageError,
+    Asset, BlockCommit, BlockStore, ChainState, ContractId, Hash, MemoryStore, ModuleCode,
+    MultisigConfig, PublicKey, StateKey, StateValue, StorageError, StorageValue,
 };
+
+/// The token contract every case's state holds.
+const TOKEN: ContractId = ContractId([0xa1; 32]);
+
+/// The token deployed at [`TOKEN`]: its module, its owner (the first account) and 1000
+/// tokens for every account.
+fn token_state(accounts: &[PublicKey]) -> Vec<(StateKey, StateValue)> {
+    static MODULE: OnceLock<Arc<ModuleCode>> = OnceLock::new();
+    let module = MODULE.get_or_init(|| {
+        let bytecode = executor::contract::assemble_source(contracts::TOKEN)
+            .unwrap_or_else(|error| panic!("invariant: the bundled token assembles: {error}"));
+        Arc::new(ModuleCode::new(&bytecode))
+    });
+    let stored = |value: StorageValue| StateValue::Storage(Some(Arc::new(value)));
+    let mut state = vec![(
+        StateKey::Module(TOKEN),
+        StateValue::Module(Arc::clone(module)),
+    )];
+    if let Some(owner) = accounts.first() {
+        state.push((
+            StateKey::Storage(TOKEN, contracts::token::OWNER_KEY),
+            stored(StorageValue::from_slice(owner.as_bytes())),
+        ));
+    }
+    for account in accounts {
+        state.push((
+            StateKey::Storage(TOKEN, contracts::token::balance_key(account)),
+            stored(StorageValue::from(1_000)),
+        ));
+    }
+    state
+}
 
 /// Most transactions a decoded block carries.
 pub const MAX_TRANSACTIONS: usize = 64;
@@ -210,12 +249,7 @@ fn corrupt_entry(account: PublicKey, selector: u8, other: PublicKey) -> (StateKe
 
 /// Whether `value` is of the wrong kind for `key`.
 fn is_corrupt(key: &StateKey, value: &StateValue) -> bool {
-    !matches!(
-        (key, value),
-        (StateKey::Nonce(_), StateValue::Nonce(_))
-            | (StateKey::Balance(..), StateValue::Balance(_))
-            | (StateKey::Multisig(_), StateValue::Multisig(_))
-    )
+    !value.fits(key)
 }
 
 /// The block reward: rarely zero or huge.
@@ -335,6 +369,7 @@ impl FuzzCase {
                 values.push((key, value));
             }
         }
+        values.extend(token_state(&accounts));
 
         let mut simulation = Simulation {
             values: values.iter().cloned().collect(),
@@ -379,6 +414,30 @@ impl FuzzCase {
                 Transfer::new(tx_asset(target >> 4), destination, amount(input))
             };
             let payload = match head % 8 {
+                6 => {
+                    let shape = input.byte();
+                    let target = pick(shape & 0xF);
+                    let max_gas = match shape >> 6 {
+                        0 => 150,
+                        1 => 2_000,
+                        _ => 100_000,
+                    };
+                    let (contract, call) = match (shape >> 4) % 4 {
+                        0 => (
+                            TOKEN,
+                            contracts::token::transfer(&target, amount(&mut input)),
+                        ),
+                        1 => (TOKEN, contracts::token::mint(&target, amount(&mut input))),
+                        2 => (TOKEN, vec![9]),
+                        _ => (ContractId([0xee; 32]), vec![0]),
+                    };
+                    Payload::InvokeContract {
+                        contract,
+                        deposits: Vec::new(),
+                        max_gas,
+                        input: call,
+                    }
+                }
                 3 => {
                     let count = 2 + usize::from(input.byte() % 4);
                     Payload::Transfers((0..count).map(|_| transfer(&mut input)).collect())
@@ -447,7 +506,8 @@ impl FuzzCase {
                 simulation.executed.insert(*tx.hash());
             }
             if let Ok(outcome) = execute_transaction(&tx, &mut simulation) {
-                if outcome.result.is_success() {
+                // A charged contract failure writes (its nonce, its payment) too.
+                if outcome.result.is_charged() {
                     simulation.values.extend(outcome.writes);
                 }
             }

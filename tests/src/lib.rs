@@ -5,6 +5,7 @@
 //! ([`mod@engines`]); storage that misbehaves on purpose ([`faults`]); and the random case
 //! generator of the parity properties ([`random_case`]).
 
+pub mod contract_case;
 pub mod engines;
 pub mod faults;
 pub mod fuzz_case;
@@ -137,6 +138,21 @@ impl VmView for MapView {
 /// A memory store at topoheight 0 holding `values` (the next block is topoheight 1).
 pub fn store_with(values: impl IntoIterator<Item = (StateKey, StateValue)>) -> MemoryStore {
     MemoryStore::with_state(values)
+}
+
+/// A store holding `workload`'s genesis, contracts included (the next block is
+/// topoheight 1).
+pub fn workload_store<S: BlockStore>(store: S, workload: &executor::Workload) -> S {
+    let commit = workload.genesis().expect("a workload's genesis is valid");
+    commit_genesis(store, &commit)
+}
+
+/// `store` with `genesis` committed (the next block is topoheight 1).
+pub fn commit_genesis<S: BlockStore>(store: S, genesis: &storage_adapter::BlockCommit) -> S {
+    store
+        .commit(genesis)
+        .expect("genesis commits on an empty store");
+    store
 }
 
 /// A store holding the genesis of `allocations` (the next block is topoheight 1).

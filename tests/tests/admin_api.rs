@@ -18,8 +18,8 @@ use executor::node::status::NodeStatus;
 use executor::node::Node;
 use executor::slot::{ConfigSource, EngineKind, ExecutionPath, ExecutorConfig, ExecutorSlot};
 use executor::{
-    execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, Execution,
-    ExecutionStats, Workload, WorkloadConfig, WorkloadKind,
+    execute_sequential, Block, BlockError, BlockExecutor, Execution, ExecutionStats, Workload,
+    WorkloadConfig, WorkloadKind,
 };
 use storage_adapter::{BlockCommit, BlockStore, Hash, MemoryStore, StateView};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,7 +40,7 @@ fn chain(accounts: usize, block_size: usize, blocks: u64) -> Chain {
         7,
     ))
     .expect("valid workload");
-    let genesis = genesis_commit(&workload.genesis_allocations()).expect("valid genesis");
+    let genesis = workload.genesis().expect("valid genesis");
     let blocks: Vec<Block> = (1..=blocks).map(|t| workload.next_block(t)).collect();
     let replay = MemoryStore::new();
     replay.commit(&genesis).expect("genesis");

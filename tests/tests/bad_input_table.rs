@@ -525,3 +525,173 @@ fn a_transaction_already_executed() {
     assert_last_result(&store, &replay, failed(TxFailure::AlreadyExecuted));
     assert_eq!(balance(&store, account(1), TOS), FUNDS + 5, "paid once");
 }
+
+// ---- Contract transactions ----
+
+/// A call of the probe contract at `contract` (which need not exist: malformed calls are
+/// rejected before anything is read).
+fn invoke(deposits: Vec<executor::Deposit>, max_gas: u64, input: Vec<u8>) -> Transaction {
+    Transaction::new(
+        account(0),
+        0,
+        1,
+        executor::Payload::InvokeContract {
+            contract: storage_adapter::ContractId([7; 32]),
+            deposits,
+            max_gas,
+            input,
+        },
+    )
+}
+
+#[test]
+fn a_deploy_whose_module_does_not_verify() {
+    let store = store(&[]);
+    // Eight bytes that are no sBPF instruction the verifier accepts.
+    let module = std::sync::Arc::new(storage_adapter::ModuleCode::new(&[0xff; 8]));
+    let deploy = Transaction::new(
+        account(0),
+        0,
+        1,
+        executor::Payload::DeployContract { module },
+    );
+    let block = block(&store, 1, vec![deploy]);
+    assert_rejected(
+        &store,
+        &block,
+        malformed(0, MalformedTransaction::InvalidModule),
+    );
+}
+
+#[test]
+fn an_empty_module() {
+    let store = store(&[]);
+    let module = std::sync::Arc::new(storage_adapter::ModuleCode::new(&[]));
+    let deploy = Transaction::new(
+        account(0),
+        0,
+        1,
+        executor::Payload::DeployContract { module },
+    );
+    let block = block(&store, 1, vec![deploy]);
+    assert_rejected(
+        &store,
+        &block,
+        malformed(0, MalformedTransaction::InvalidModule),
+    );
+}
+
+#[test]
+fn a_call_with_no_gas_or_too_much() {
+    for max_gas in [0, executor::model::MAX_GAS + 1, u64::MAX] {
+        let store = store(&[]);
+        let block = block(&store, 1, vec![invoke(Vec::new(), max_gas, Vec::new())]);
+        assert_rejected(
+            &store,
+            &block,
+            malformed(0, MalformedTransaction::InvalidMaxGas { max_gas }),
+        );
+    }
+}
+
+#[test]
+fn a_call_with_too_many_deposits() {
+    let store = store(&[]);
+    let deposits = vec![
+        executor::Deposit {
+            asset: TOS,
+            amount: 1
+        };
+        executor::model::MAX_DEPOSITS + 1
+    ];
+    let block = block(&store, 1, vec![invoke(deposits, 1_000, Vec::new())]);
+    assert_rejected(
+        &store,
+        &block,
+        malformed(
+            0,
+            MalformedTransaction::TooManyDeposits {
+                count: executor::model::MAX_DEPOSITS + 1,
+            },
+        ),
+    );
+}
+
+#[test]
+fn a_deposit_of_zero() {
+    let store = store(&[]);
+    let deposits = vec![
+        executor::Deposit {
+            asset: TOS,
+            amount: 1,
+        },
+        executor::Deposit {
+            asset: asset(1),
+            amount: 0,
+        },
+    ];
+    let block = block(&store, 1, vec![invoke(deposits, 1_000, Vec::new())]);
+    assert_rejected(
+        &store,
+        &block,
+        malformed(0, MalformedTransaction::ZeroAmountDeposit { deposit: 1 }),
+    );
+}
+
+#[test]
+fn a_call_input_over_the_limit() {
+    let store = store(&[]);
+    let len = executor::model::MAX_INPUT_LEN + 1;
+    let block = block(&store, 1, vec![invoke(Vec::new(), 1_000, vec![0; len])]);
+    assert_rejected(
+        &store,
+        &block,
+        malformed(0, MalformedTransaction::InputTooLong { len }),
+    );
+}
+
+#[test]
+fn a_call_that_cannot_reserve_its_gas_changes_nothing() {
+    // FUNDS covers the fee but not the fee plus the gas.
+    let store = store(&[]);
+    let block = block(&store, 1, vec![invoke(Vec::new(), FUNDS, Vec::new())]);
+    assert_last_result(
+        &store,
+        &block,
+        failed(TxFailure::InsufficientFunds {
+            asset: TOS,
+            needed: FUNDS + 1,
+            available: FUNDS,
+        }),
+    );
+}
+
+#[test]
+fn a_call_to_no_contract_is_charged_its_fee_only() {
+    let store = store(&[]);
+    let block = block(&store, 1, vec![invoke(Vec::new(), 1_000, Vec::new())]);
+    let output = assert_last_result(
+        &store,
+        &block,
+        failed(TxFailure::NoContract {
+            contract: storage_adapter::ContractId([7; 32]),
+        }),
+    );
+    use storage_adapter::StateView as _;
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(
+        snapshot
+            .get(&StateKey::Balance(account(0), TOS))
+            .expect("read"),
+        Some(StateValue::Balance(FUNDS - 1))
+    );
+    assert_eq!(
+        snapshot.get(&StateKey::Nonce(account(0))).expect("read"),
+        Some(StateValue::Nonce(1))
+    );
+    let hash = *block.transactions()[FILLER].hash();
+    assert!(
+        output.commit.executed().contains(&hash),
+        "a charged call is marked executed"
+    );
+}

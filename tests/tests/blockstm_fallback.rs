@@ -7,9 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use executor::engine::blockstm::{BlockStmConfig, BlockStmExecutor};
-use executor::{
-    execute_sequential, genesis_commit, BlockError, Workload, WorkloadConfig, WorkloadKind,
-};
+use executor::{execute_sequential, BlockError, Workload, WorkloadConfig, WorkloadKind};
 use integration_tests::{parallel_forced, ReadHook, StorageRead};
 use storage_adapter::{
     BlockStore, MemorySnapshot, MemoryStore, StateKey, StateValue, StorageError,
@@ -56,7 +54,7 @@ fn setup() -> (MemoryStore, executor::Block) {
         Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 200, 2_000, 3)).expect("workload");
     let store = MemoryStore::new();
     store
-        .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+        .commit(&workload.genesis().expect("genesis"))
         .expect("commit genesis");
     let block = workload.next_block(1);
     (store, block)

@@ -3,7 +3,7 @@
 //! oracle's.
 
 use executor::engine::blockstm::BlockStmExecutor;
-use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use executor::{execute_sequential, Workload, WorkloadConfig, WorkloadKind};
 use integration_tests::parallel_forced;
 use storage_adapter::{BlockStore, MemoryStore};
 
@@ -12,7 +12,7 @@ fn stress(kind: WorkloadKind, accounts: usize, block_size: usize, runs: usize) {
         Workload::new(WorkloadConfig::new(kind, accounts, block_size, 7)).expect("valid workload");
     let store = MemoryStore::new();
     store
-        .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+        .commit(&workload.genesis().expect("genesis"))
         .expect("commit genesis");
     let engine = BlockStmExecutor::new(parallel_forced(8).block_stm);
     for topoheight in 1..=2 {

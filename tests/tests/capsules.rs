@@ -13,8 +13,8 @@ use executor::capsule::{
 use executor::node::Node;
 use executor::slot::{ExecutionPath, ExecutorConfig, ExecutorSlot, Mismatch};
 use executor::{
-    execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, Execution,
-    ExecutionStats, TxFailure, TxResult, Workload, WorkloadConfig, WorkloadKind,
+    execute_sequential, Block, BlockError, BlockExecutor, Execution, ExecutionStats, TxFailure,
+    TxResult, Workload, WorkloadConfig, WorkloadKind,
 };
 use storage_adapter::{
     BlockCommit, BlockStore, MemoryStore, PublicKey, RocksStore, StateKey, StateValue, StateView,
@@ -86,7 +86,7 @@ impl BlockExecutor for PlantedEngine {
 fn chain(block_size: usize, count: u64) -> (BlockCommit, Vec<Block>, Workload) {
     let mut workload = Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 40, block_size, 5))
         .expect("valid workload");
-    let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
+    let genesis = workload.genesis().expect("genesis");
     let blocks = (1..=count).map(|t| workload.next_block(t)).collect();
     (genesis, blocks, workload)
 }
@@ -245,7 +245,7 @@ fn the_capsule_directory_never_exceeds_its_caps() {
     // Block sizes vary, so capsule sizes do: the size cap, not just the count cap, bites.
     let mut workload =
         Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 40, 30, 9)).expect("valid workload");
-    let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
+    let genesis = workload.genesis().expect("genesis");
     for (max_files, max_bytes) in [(3, u64::MAX), (50, sized * 5 / 2), (2, sized), (1, 100)] {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("README"), "not a capsule").expect("write");

@@ -11,8 +11,8 @@ use executor::slot::{
     BreakerState, EngineKind, ExecutionPath, ExecutorConfig, ExecutorSlot, Mismatch, Network,
 };
 use executor::{
-    execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, Execution, TxFailure,
-    TxResult, Workload, WorkloadConfig, WorkloadKind,
+    execute_sequential, Block, BlockError, BlockExecutor, Execution, TxFailure, TxResult, Workload,
+    WorkloadConfig, WorkloadKind,
 };
 use integration_tests::parallel_forced;
 use storage_adapter::{BlockStore, Hash, MemoryStore, RocksStore, StateView};
@@ -29,7 +29,7 @@ struct Chain {
 fn chain(kind: WorkloadKind, accounts: usize, block_size: usize, blocks: u64) -> Chain {
     let mut workload =
         Workload::new(WorkloadConfig::new(kind, accounts, block_size, 11)).expect("valid workload");
-    let genesis = genesis_commit(&workload.genesis_allocations()).expect("valid genesis");
+    let genesis = workload.genesis().expect("valid genesis");
     let blocks: Vec<Block> = (1..=blocks).map(|t| workload.next_block(t)).collect();
     let replay = MemoryStore::new();
     replay.commit(&genesis).expect("genesis on an empty store");

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use executor::slot::{AsyncExecuteError, AsyncExecutor, ExecutorConfig, ExecutorSlot};
 use executor::{
-    execute_sequential, genesis_commit, Block, BlockError, BlockExecutor, EngineKind, Workload,
-    WorkloadConfig, WorkloadKind,
+    execute_sequential, Block, BlockError, BlockExecutor, EngineKind, Workload, WorkloadConfig,
+    WorkloadKind,
 };
 use integration_tests::{parallel_forced, thread_count, HookedStore, StorageRead};
 use storage_adapter::{BlockStore, MemoryStore, StateKey, StorageError};
@@ -117,7 +117,7 @@ fn setup(
     let store = HookedStore::new(MemoryStore::new(), move |read| hook.check(read));
     store
         .inner
-        .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+        .commit(&workload.genesis().expect("genesis"))
         .expect("commit genesis");
     (store, faults, workload)
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use executor::engine::blockstm::BlockStmExecutor;
-use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use executor::{execute_sequential, Workload, WorkloadConfig, WorkloadKind};
 use integration_tests::parallel_forced;
 use storage_adapter::{BlockStore, MemoryStore};
 
@@ -78,7 +78,7 @@ fn two_hundred_blocks_leave_the_heap_where_the_first_left_it() {
         .expect("valid workload");
     let store = MemoryStore::new();
     store
-        .commit(&genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+        .commit(&workload.genesis().expect("genesis"))
         .expect("commit genesis");
     let block = workload.next_block(1);
     let snapshot = store.snapshot().expect("snapshot");

@@ -45,11 +45,10 @@ fn open(path: &std::path::Path) -> RocksStore {
 fn memory_and_rocksdb_agree_on_every_root_and_value() {
     for kind in WorkloadKind::ALL {
         let mut workload = Workload::new(config(kind)).expect("valid config");
-        let allocations = workload.genesis_allocations();
         let accounts: Vec<PublicKey> = workload.accounts().to_vec();
-        let memory = genesis_store(MemoryStore::new(), &allocations);
+        let memory = workload_store(MemoryStore::new(), &workload);
         let dir = tempfile::tempdir().expect("tempdir");
-        let rocks = genesis_store(open(dir.path()), &allocations);
+        let rocks = workload_store(open(dir.path()), &workload);
         assert_eq!(
             memory.chain_state().expect("chain"),
             rocks.chain_state().expect("chain")
@@ -74,7 +73,7 @@ fn two_fresh_databases_give_the_same_root() {
             let mut workload =
                 Workload::new(config(WorkloadKind::MultiAsset)).expect("valid config");
             let dir = tempfile::tempdir().expect("tempdir");
-            let store = genesis_store(open(dir.path()), &workload.genesis_allocations());
+            let store = workload_store(open(dir.path()), &workload);
             run(&store, &mut workload, 1, BLOCKS)
         })
         .collect();
@@ -89,12 +88,12 @@ fn a_reopened_database_keeps_its_state_and_continues_the_chain() {
     let accounts: Vec<PublicKey> = workload.accounts().to_vec();
     let dir = tempfile::tempdir().expect("tempdir");
     // The uninterrupted reference, in memory.
-    let memory = genesis_store(MemoryStore::new(), &workload.genesis_allocations());
+    let memory = workload_store(MemoryStore::new(), &workload);
     let mut reference = workload.clone();
     let reference_roots = run(&memory, &mut reference, 1, 2 * BLOCKS);
 
     let first_half = {
-        let rocks = genesis_store(open(dir.path()), &workload.genesis_allocations());
+        let rocks = workload_store(open(dir.path()), &workload);
         run(&rocks, &mut workload, 1, BLOCKS)
     };
     let rocks = open(dir.path());
@@ -121,7 +120,7 @@ fn a_rejected_block_leaves_rocksdb_unchanged() {
     let mut workload = Workload::new(config(WorkloadKind::P2p)).expect("valid config");
     let accounts: Vec<PublicKey> = workload.accounts().to_vec();
     let dir = tempfile::tempdir().expect("tempdir");
-    let rocks = genesis_store(open(dir.path()), &workload.genesis_allocations());
+    let rocks = workload_store(open(dir.path()), &workload);
     run(&rocks, &mut workload, 1, 2);
 
     // A good block's transactions with one of them repeated: rejected as a whole.

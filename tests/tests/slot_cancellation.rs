@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use executor::node::Node;
 use executor::slot::{AsyncExecutor, ExecutorConfig, ExecutorSlot};
-use executor::{execute_sequential, genesis_commit, Workload, WorkloadConfig, WorkloadKind};
+use executor::{execute_sequential, Workload, WorkloadConfig, WorkloadKind};
 use integration_tests::{thread_count, HookedStore};
 use storage_adapter::{BlockStore, MemoryStore};
 
@@ -56,7 +56,7 @@ async fn wait_for_reads(counter: &AtomicU64, reads: u64) {
 async fn dropping_an_in_flight_block_commits_nothing_and_leaks_no_thread() {
     let mut workload = Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 500, 2_000, 5))
         .expect("valid workload");
-    let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
+    let genesis = workload.genesis().expect("genesis");
     let block = workload.next_block(1);
     let reads = Arc::new(AtomicU64::new(0));
     let store = slow_store(&reads);

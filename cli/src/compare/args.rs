@@ -6,6 +6,7 @@ use anyhow::bail;
 use executor::engine::blockstm::{BlockStmConfig, SinkPolicy};
 use executor::slot::ContentionCutoff;
 use executor::workload::WorkloadKind;
+use executor::VmKind;
 
 use crate::names;
 
@@ -64,6 +65,16 @@ pub struct CompareArgs {
     /// Share of deliberately failing transactions (wrong nonce or insufficient funds).
     #[arg(long, default_value_t = 0.0)]
     pub failure_rate: f64,
+    /// AMM pools of the `amm` and `mixed` workloads.
+    #[arg(long, default_value_t = executor::workload::DEFAULT_POOLS)]
+    pub pools: usize,
+    /// Share of token transfers whose sender, and whose receiver, is one of 4 hot holders
+    /// (`token` and `mixed`; 0 is uniform).
+    #[arg(long, default_value_t = 0.0)]
+    pub hot_ratio: f64,
+    /// The VM every engine runs contract calls on (same results, another speed).
+    #[arg(long, value_name = "interpreter|jit", default_value_t = VmKind::Interpreter)]
+    pub vm: VmKind,
     /// Thread counts of the parallel engines, comma-separated
     /// [default: 1,2 and the available parallelism when larger].
     #[arg(long, value_delimiter = ',', num_args = 1..)]

@@ -159,7 +159,6 @@ fn apply(engine: &Engine, store: &MemoryStore, blocks: &[Block]) -> anyhow::Resu
 mod tests {
     use super::*;
     use clap::Parser;
-    use executor::genesis_commit;
     use executor::workload::{Workload, WorkloadConfig, WorkloadKind};
 
     /// `compare`'s arguments at their defaults.
@@ -176,7 +175,7 @@ mod tests {
             .args;
         let mut workload = Workload::new(WorkloadConfig::new(WorkloadKind::P2p, 20, 50, 7))
             .expect("a valid workload");
-        let genesis = genesis_commit(&workload.genesis_allocations()).expect("genesis");
+        let genesis = workload.genesis().expect("genesis");
         let blocks: Vec<Block> = (1..=3).map(|t| workload.next_block(t)).collect();
         let ceiling = measure(2, &args, &genesis, &blocks, 1).expect("measured");
         assert_eq!(ceiling.threads, 2);

@@ -31,6 +31,7 @@ impl Engine {
                 frontier_run: args.frontier_run,
                 ..BlockStmConfig::default()
             },
+            vm: args.vm,
         };
         Self(engine::build(kind, &config))
     }

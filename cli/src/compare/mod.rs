@@ -12,7 +12,7 @@ use std::io::Write;
 
 use anyhow::{bail, Context};
 use executor::workload::{Workload, WorkloadConfig};
-use executor::{genesis_commit, Block};
+use executor::Block;
 
 mod args;
 mod ceiling;
@@ -68,10 +68,11 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             block_size: args.block_size,
             seed: args.seed,
             failure_rate: args.failure_rate,
+            pools: args.pools,
+            hot_ratio: args.hot_ratio,
         };
         let mut workload = Workload::new(config).context("invalid workload")?;
-        let genesis =
-            genesis_commit(&workload.genesis_allocations()).context("building genesis")?;
+        let genesis = workload.genesis().context("building genesis")?;
         let total_blocks = args.warmup.saturating_add(args.blocks);
         let blocks: Vec<Block> = (1..=total_blocks)
             .map(|topoheight| workload.next_block(topoheight))

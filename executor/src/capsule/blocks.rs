@@ -2,13 +2,15 @@
 //! reach the same state root (`blockstm run --export-blocks FILE`,
 //! `blockstm replay --blocks FILE`).
 //!
-//! JSON Lines, version 1: the first line is a header, each further line one block, in
+//! JSON Lines, version 2: the first line is a header, each further line one block, in
 //! topoheight order from 1. One block per line lets a writer append as the chain grows
 //! and a reader hold one line at a time; JSON keeps it legible and tool-friendly, in the
-//! same shapes as a capsule's block (see [`super::format`]).
+//! same shapes as a capsule's block (see [`super::format`]). Version 2 added the
+//! contract payloads, as capsule version 2 did; a version-1 file (which holds none) is
+//! still read.
 //!
 //! ```text
-//! {"format":"tos-blockstm-blocks","version":1,"genesis":[[ACCOUNT,ASSET,AMOUNT],...]}
+//! {"format":"tos-blockstm-blocks","version":2,"genesis":[[ACCOUNT,ASSET,AMOUNT],...]}
 //! {"block":{"topoheight":1,"miner":...,"reward":...,"transactions":[...]},"state_root":HEX|null}
 //! {"block":{"topoheight":2,...},"state_root":...}
 //! ```
@@ -31,8 +33,12 @@ use crate::model::Block;
 /// The format tag of a block file.
 pub const BLOCKS_FORMAT_TAG: &str = "tos-blockstm-blocks";
 
-/// The block file version this build writes and reads.
-pub const BLOCKS_FORMAT_VERSION: u32 = 1;
+/// The block file version this build writes, and the newest it reads.
+pub const BLOCKS_FORMAT_VERSION: u32 = 2;
+
+/// The oldest block file version this build reads: version 1 is version 2 without
+/// contract payloads.
+pub const OLDEST_BLOCKS_FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,7 +153,12 @@ impl<R: BufRead> BlocksReader<R> {
                 path: "the block file".to_owned(),
                 source,
             })?;
-        Header::check(first.as_bytes(), BLOCKS_FORMAT_TAG, BLOCKS_FORMAT_VERSION)?;
+        Header::check(
+            first.as_bytes(),
+            BLOCKS_FORMAT_TAG,
+            OLDEST_BLOCKS_FORMAT_VERSION,
+            BLOCKS_FORMAT_VERSION,
+        )?;
         let header: HeaderDto = serde_json::from_str(&first)
             .map_err(|error| CapsuleError::Decode(format!("line 1: {error}")))?;
         Ok(Self {

@@ -1,4 +1,4 @@
-//! The capsule file format, version 1: one JSON document.
+//! The capsule file format, version 2: one JSON document.
 //!
 //! JSON rather than a binary encoding because a capsule is read by people as much as by
 //! `blockstm replay`: an operator or developer can open it with `jq` and see the block,
@@ -7,11 +7,17 @@
 //! caps the directory, so size matters less than legibility. Every 32-byte value
 //! (account, asset, hash, root) is 64 lowercase hex digits; integers are JSON numbers
 //! (u64: read them with a parser that keeps 64-bit integers exact, as `jq` 1.7 does).
+//! Variable-length bytes (module bytecode, storage values, call inputs) are lowercase hex.
+//!
+//! Version 2 added contracts: the `module`, `contract_balance` and `storage` keys and
+//! values, the `deploy_contract` and `invoke_contract` payloads, and the contract
+//! failures. Everything else is as in version 1, so a version-1 capsule (which never holds
+//! a contract) is still read, by the same decoder, from [`OLDEST_FORMAT_VERSION`] on.
 //!
 //! ```text
 //! {
 //!   "format": "tos-blockstm-capsule",      always this tag
-//!   "version": 1,                           this module's FORMAT_VERSION
+//!   "version": 2,                           FORMAT_VERSION (1 is still read)
 //!   "reason": "shadow-mismatch" | "fallback",
 //!   "created_unix_ms": 1700000000000,
 //!   "engine": "block-stm", "threads": 2 | null,
@@ -19,7 +25,10 @@
 //!       {"source", "nonce", "fee", "hash",
 //!        "payload": {"transfers": [{"asset", "destination", "amount"}]}
 //!                 | {"burn": {"asset", "amount"}}
-//!                 | {"multisig": {"threshold", "participants": [...]}}}]},
+//!                 | {"multisig": {"threshold", "participants": [...]}}
+//!                 | {"deploy_contract": {"module": HEX}}
+//!                 | {"invoke_contract": {"contract", "deposits": [{"asset", "amount"}],
+//!                                        "max_gas", "input": HEX}}}]},
 //!   "state": {
 //!     "chain": {"topoheight", "state_root", "burned_supply"},
 //!     "values": [[KEY, VALUE | null], ...],   every key read, null = absent
@@ -31,16 +40,32 @@
 //!   "first_difference_text": "transaction 3: ..." | null
 //! }
 //! KEY    = {"nonce": ACCOUNT} | {"balance": [ACCOUNT, ASSET]} | {"multisig": ACCOUNT}
+//!        | {"module": CONTRACT} | {"contract_balance": [CONTRACT, ASSET]}
+//!        | {"storage": [CONTRACT, STORAGE_KEY]}
 //! VALUE  = {"nonce": N} | {"balance": N} | {"multisig": null | {"threshold", "participants"}}
+//!        | {"module": HEX} | {"storage": null | HEX}     null deletes; "" is an empty value
 //! OUTPUT = {"results": ["success" | {"failed": FAILURE}], "total_fees", "burned",
 //!           "parent": CHAIN, "topoheight", "writes": [[KEY, VALUE]], "executed": [HASH],
 //!           "burned_supply", "state_root"}
+//! FAILURE = "already_executed" | {"invalid_nonce": {"expected", "got"}}
+//!         | {"insufficient_funds": {"asset", "needed", "available"}}
+//!         | {"overflow": "nonce" | {"spending": {"asset"}}
+//!                      | {"credit": {"destination", "asset"}}
+//!                      | {"contract_credit": {"contract", "asset"}}}
+//!         | {"contract_exists": {"contract"}} | {"no_contract": {"contract"}}
+//!         | {"call": {"revert": {"code"}} | "out_of_gas" | {"fault": FAULT}}
+//! FAULT  = "memory_access" | "divide_by_zero" | "divide_overflow" | "call_depth_exceeded"
+//!        | "unsupported_instruction" | "execution_overrun" | "input_too_long" | "other"
+//!        | {"syscall": "bad_pointer" | "value_too_long" | "return_data_too_long"
+//!                    | "log_too_long" | "too_many_logs" | "hash_input_too_long"}
 //! ```
 //!
 //! Reading checks the tag and the version first (a newer file says so, rather than
 //! failing on a field), then that every transaction hash and every output's state root
-//! is recomputed equal, so a corrupt file is a typed [`CapsuleError`], never a panic and
-//! never a silently different capsule.
+//! is recomputed equal, and that every state value is within the store's bounds (a
+//! module of 1 to `MAX_MODULE_LEN` bytes, a storage value of at most
+//! `MAX_STORAGE_VALUE_LEN`), so a corrupt file is a typed [`CapsuleError`], never a panic
+//! and never a silently different capsule.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +76,11 @@ use storage_adapter::StateKey;
 /// The format tag of a capsule.
 pub const FORMAT_TAG: &str = "tos-blockstm-capsule";
 
-/// The version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest version this build reads: version 1 is version 2 without contracts.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// The tag and version alone, read before anything else.
 #[derive(Deserialize)]
@@ -62,10 +90,12 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// Checks a document's tag and version against `expected` and `supported`.
+    /// Checks a document's tag against `expected` and its version against
+    /// `oldest..=supported`.
     pub(crate) fn check(
         bytes: &[u8],
         expected: &'static str,
+        oldest: u32,
         supported: u32,
     ) -> Result<(), CapsuleError> {
         let header: Header = serde_json::from_slice(bytes)
@@ -77,9 +107,12 @@ impl Header {
             });
         }
         match header.version {
-            Some(version) if version == u64::from(supported) => Ok(()),
+            Some(version) if (u64::from(oldest)..=u64::from(supported)).contains(&version) => {
+                Ok(())
+            }
             found => Err(CapsuleError::UnsupportedVersion {
                 found: found.unwrap_or(0),
+                oldest,
                 supported,
             }),
         }
@@ -175,7 +208,9 @@ impl Capsule {
 
     /// Decodes a capsule, checking its tag, version and content (see the module docs).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CapsuleError> {
-        Header::check(bytes, FORMAT_TAG, FORMAT_VERSION)?;
+        // Every version from the oldest on decodes with the same shapes: each added only
+        // variants (see the module docs).
+        Header::check(bytes, FORMAT_TAG, OLDEST_FORMAT_VERSION, FORMAT_VERSION)?;
         let dto: CapsuleDto = serde_json::from_slice(bytes)
             .map_err(|error| CapsuleError::Decode(error.to_string()))?;
         let mut state = RecordedState::new((&dto.state.chain).into());

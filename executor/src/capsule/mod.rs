@@ -96,11 +96,16 @@ pub enum CapsuleError {
         found: Option<String>,
     },
     /// A version this build cannot read.
-    #[error("format version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "format version {found} is not supported (this build reads versions {oldest} to \
+         {supported})"
+    )]
     UnsupportedVersion {
         /// The file's version.
         found: u64,
-        /// The version this build reads and writes.
+        /// The oldest version this build reads.
+        oldest: u32,
+        /// The version this build writes, and the newest it reads.
         supported: u32,
     },
     /// The document decodes but its content is inconsistent: a transaction whose hash is

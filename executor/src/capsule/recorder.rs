@@ -7,11 +7,18 @@
 //! (the slot still holds it), so shadow mode costs nothing extra until it finds
 //! something. What it records is the union of:
 //!
-//! - the block's *footprint*: every key the TOS VM can touch for each transaction
-//!   (source nonce, multisig and balances of the assets it names, each destination's
-//!   balance and nonce, the miner's), whatever values speculation saw, so replays at
-//!   other thread counts find every value they ask for;
-//! - a sequential run of the block (the oracle's reads, exactly);
+//! - the block's *footprint*: every key a transaction touches that the transaction
+//!   itself names, whatever values speculation saw (source nonce, multisig and balances of the assets
+//!   it names, each destination's balance and nonce, the miner's; a deploy's new
+//!   contract's module; a call's contract module, and the source's and the contract's
+//!   balance of each deposited asset), so replays at other thread counts find every
+//!   value they ask for;
+//! - a sequential run of the block (the oracle's reads, exactly). This is what records
+//!   the keys a contract call reaches only by running (its storage, the contract's other
+//!   balances, the accounts it pays): they depend on the call's input and on state, so
+//!   no footprint can list them. A speculative run of a call that saw stale state may
+//!   take another path and read keys no recorded run read; a replay reports those as
+//!   unrecorded reads rather than inventing values;
 //! - a second run of the candidate engine (a test double or a daemon's own engine may
 //!   read keys the VM would not), whose result is only logged: the capsule keeps the
 //!   outputs of the runs the slot actually compared.
@@ -95,6 +102,21 @@ impl<'a> RecordingView<'a> {
                     self.get(&StateKey::Balance(source, *asset))?;
                 }
                 Payload::Multisig { .. } => {}
+                Payload::DeployContract { .. } => {
+                    // Whether the address is taken decides `ContractExists`.
+                    self.get(&StateKey::Module(tx.deployed_contract()))?;
+                }
+                Payload::InvokeContract {
+                    contract, deposits, ..
+                } => {
+                    // The module decides `NoContract`; the deposits move between these
+                    // balances before the call runs (and back if it fails).
+                    self.get(&StateKey::Module(*contract))?;
+                    for deposit in deposits {
+                        self.get(&StateKey::Balance(source, deposit.asset))?;
+                        self.get(&StateKey::ContractBalance(*contract, deposit.asset))?;
+                    }
+                }
             }
         }
         Ok(())

@@ -8,17 +8,27 @@
 //! tagged `snake_case` object, so a capsule reads well with `jq`. Reading one back goes
 //! through the model's own constructors (`Transaction::new`, `BlockCommit::new`), so the
 //! hashes and state roots are recomputed and checked, never trusted.
+//!
+//! Variable-length bytes (contract modules, storage values, call inputs) are lowercase
+//! hex strings too ([`HexBytes`]). State values are held to the bounds the store itself
+//! enforces ([`MAX_MODULE_LEN`], [`MAX_STORAGE_VALUE_LEN`]): a recorded value beyond them
+//! could never have been read from a store, so it is corruption. Transaction payloads are
+//! not bounded here: a block may carry a malformed transaction (an over-long input, a
+//! module that does not verify) that validation rejects, and a capsule of that rejection
+//! must record the block as it was.
 
 use std::sync::Arc;
 
+use contract_vm::abi::SyscallFault;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use storage_adapter::{
-    Asset, BlockCommit, ChainState, Hash, MultisigConfig, PublicKey, StateKey, StateValue,
+    Asset, BlockCommit, ChainState, ContractId, Hash, ModuleCode, MultisigConfig, PublicKey,
+    StateKey, StateValue, StorageKey, StorageValue, MAX_MODULE_LEN, MAX_STORAGE_VALUE_LEN,
 };
 
 use super::CapsuleError;
-use crate::model::{Block, Payload, Transaction, Transfer};
-use crate::outcome::{BlockOutput, OverflowKind, TxFailure, TxResult};
+use crate::model::{Block, Deposit, Payload, Transaction, Transfer};
+use crate::outcome::{BlockOutput, CallFailure, FaultReason, OverflowKind, TxFailure, TxResult};
 use crate::slot::Mismatch;
 
 /// 32 bytes, written as 64 lowercase hex digits.
@@ -62,9 +72,29 @@ impl From<&Hash> for Hex32 {
     }
 }
 
+impl From<&ContractId> for Hex32 {
+    fn from(contract: &ContractId) -> Self {
+        Self(contract.0)
+    }
+}
+
+impl From<&StorageKey> for Hex32 {
+    fn from(key: &StorageKey) -> Self {
+        Self(key.0)
+    }
+}
+
 impl Hex32 {
     pub(crate) fn account(self) -> PublicKey {
         PublicKey(self.0)
+    }
+
+    pub(crate) fn contract(self) -> ContractId {
+        ContractId(self.0)
+    }
+
+    pub(crate) fn storage_key(self) -> StorageKey {
+        StorageKey(self.0)
     }
 
     pub(crate) fn asset(self) -> Asset {
@@ -76,14 +106,51 @@ impl Hex32 {
     }
 }
 
+/// Any number of bytes, written as lowercase hex (two digits a byte; empty is `""`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HexBytes(pub(crate) Vec<u8>);
+
+impl Serialize for HexBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(&text).map(Self).map_err(|error| {
+            // The text may be a 128 KiB module: quote only its start.
+            let start: String = text.chars().take(16).collect();
+            serde::de::Error::custom(format!(
+                "`{start}…` ({} bytes of text) is not bytes in hex: {error}",
+                text.len()
+            ))
+        })
+    }
+}
+
+impl From<&[u8]> for HexBytes {
+    fn from(bytes: &[u8]) -> Self {
+        Self(bytes.to_vec())
+    }
+}
+
 /// A [`StateKey`]: `{"nonce": ACCOUNT}`, `{"balance": [ACCOUNT, ASSET]}`,
-/// `{"multisig": ACCOUNT}`.
+/// `{"multisig": ACCOUNT}`, `{"module": CONTRACT}`, `{"contract_balance": [CONTRACT,
+/// ASSET]}`, `{"storage": [CONTRACT, STORAGE_KEY]}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum KeyDto {
     Nonce(Hex32),
     Balance(Hex32, Hex32),
     Multisig(Hex32),
+    /// Format version 2 on.
+    Module(Hex32),
+    /// Format version 2 on.
+    ContractBalance(Hex32, Hex32),
+    /// Format version 2 on.
+    Storage(Hex32, Hex32),
 }
 
 impl From<&StateKey> for KeyDto {
@@ -92,6 +159,11 @@ impl From<&StateKey> for KeyDto {
             StateKey::Nonce(account) => KeyDto::Nonce(account.into()),
             StateKey::Balance(account, asset) => KeyDto::Balance(account.into(), asset.into()),
             StateKey::Multisig(account) => KeyDto::Multisig(account.into()),
+            StateKey::Module(contract) => KeyDto::Module(contract.into()),
+            StateKey::ContractBalance(contract, asset) => {
+                KeyDto::ContractBalance(contract.into(), asset.into())
+            }
+            StateKey::Storage(contract, key) => KeyDto::Storage(contract.into(), key.into()),
         }
     }
 }
@@ -102,6 +174,13 @@ impl From<&KeyDto> for StateKey {
             KeyDto::Nonce(account) => StateKey::Nonce(account.account()),
             KeyDto::Balance(account, asset) => StateKey::Balance(account.account(), asset.asset()),
             KeyDto::Multisig(account) => StateKey::Multisig(account.account()),
+            KeyDto::Module(contract) => StateKey::Module(contract.contract()),
+            KeyDto::ContractBalance(contract, asset) => {
+                StateKey::ContractBalance(contract.contract(), asset.asset())
+            }
+            KeyDto::Storage(contract, key) => {
+                StateKey::Storage(contract.contract(), key.storage_key())
+            }
         }
     }
 }
@@ -114,13 +193,19 @@ pub(crate) struct MultisigDto {
     participants: Vec<Hex32>,
 }
 
-/// A [`StateValue`]: `{"nonce": 3}`, `{"balance": 10}`, `{"multisig": null | {...}}`.
+/// A [`StateValue`]: `{"nonce": 3}`, `{"balance": 10}`, `{"multisig": null | {...}}`,
+/// `{"module": BYTECODE_HEX}`, `{"storage": null | VALUE_HEX}` (`null` is a deletion,
+/// `""` an empty value: they differ, as they do in the state root).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum ValueDto {
     Nonce(u64),
     Balance(u64),
     Multisig(Option<MultisigDto>),
+    /// Format version 2 on.
+    Module(HexBytes),
+    /// Format version 2 on.
+    Storage(Option<HexBytes>),
 }
 
 impl From<&StateValue> for ValueDto {
@@ -133,6 +218,10 @@ impl From<&StateValue> for ValueDto {
                     threshold: config.threshold,
                     participants: config.participants.iter().map(Hex32::from).collect(),
                 }))
+            }
+            StateValue::Module(code) => ValueDto::Module(code.bytecode().into()),
+            StateValue::Storage(value) => {
+                ValueDto::Storage(value.as_ref().map(|value| value.as_bytes().into()))
             }
         }
     }
@@ -150,6 +239,34 @@ impl ValueDto {
                     participants: config.participants.iter().map(|p| p.account()).collect(),
                 })
             })),
+            // The store's own bounds (see `StateValue::decode`): no store holds anything
+            // else, so a recorded value beyond them is corruption.
+            ValueDto::Module(bytecode) => {
+                if bytecode.0.is_empty() || bytecode.0.len() > MAX_MODULE_LEN {
+                    return Err(CapsuleError::Invalid(format!(
+                        "a contract module of {} bytes at {key:?} (1 to {MAX_MODULE_LEN} \
+                         allowed)",
+                        bytecode.0.len()
+                    )));
+                }
+                StateValue::Module(Arc::new(ModuleCode::new(&bytecode.0)))
+            }
+            ValueDto::Storage(stored) => {
+                if let Some(stored) = stored {
+                    if stored.0.len() > MAX_STORAGE_VALUE_LEN {
+                        return Err(CapsuleError::Invalid(format!(
+                            "a storage value of {} bytes at {key:?} (at most \
+                             {MAX_STORAGE_VALUE_LEN} allowed)",
+                            stored.0.len()
+                        )));
+                    }
+                }
+                StateValue::Storage(
+                    stored
+                        .as_ref()
+                        .map(|stored| Arc::new(StorageValue::from_slice(&stored.0))),
+                )
+            }
         };
         if value.fits(key) {
             Ok(value)
@@ -221,7 +338,17 @@ pub(crate) struct TransferDto {
     amount: u64,
 }
 
-/// A [`Payload`]: `{"transfers": [...]}`, `{"burn": {...}}`, `{"multisig": {...}}`.
+/// One [`Deposit`] of a contract call.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DepositDto {
+    asset: Hex32,
+    amount: u64,
+}
+
+/// A [`Payload`]: `{"transfers": [...]}`, `{"burn": {...}}`, `{"multisig": {...}}`,
+/// `{"deploy_contract": {"module": HEX}}`, `{"invoke_contract": {"contract", "deposits":
+/// [{"asset", "amount"}], "max_gas", "input": HEX}}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PayloadDto {
@@ -233,6 +360,18 @@ pub(crate) enum PayloadDto {
     Multisig {
         threshold: u8,
         participants: Vec<Hex32>,
+    },
+    /// Format version 2 on. The module is not bounded or verified here: see the module
+    /// docs.
+    DeployContract {
+        module: HexBytes,
+    },
+    /// Format version 2 on.
+    InvokeContract {
+        contract: Hex32,
+        deposits: Vec<DepositDto>,
+        max_gas: u64,
+        input: HexBytes,
     },
 }
 
@@ -271,6 +410,26 @@ impl From<&Transaction> for TransactionDto {
                 threshold: *threshold,
                 participants: participants.iter().map(Hex32::from).collect(),
             },
+            Payload::DeployContract { module } => PayloadDto::DeployContract {
+                module: module.bytecode().into(),
+            },
+            Payload::InvokeContract {
+                contract,
+                deposits,
+                max_gas,
+                input,
+            } => PayloadDto::InvokeContract {
+                contract: contract.into(),
+                deposits: deposits
+                    .iter()
+                    .map(|deposit| DepositDto {
+                        asset: (&deposit.asset).into(),
+                        amount: deposit.amount,
+                    })
+                    .collect(),
+                max_gas: *max_gas,
+                input: input.as_slice().into(),
+            },
         };
         Self {
             source: tx.source().into(),
@@ -301,6 +460,26 @@ impl TransactionDto {
             } => Payload::Multisig {
                 threshold: *threshold,
                 participants: participants.iter().map(|p| p.account()).collect(),
+            },
+            PayloadDto::DeployContract { module } => Payload::DeployContract {
+                module: Arc::new(ModuleCode::new(&module.0)),
+            },
+            PayloadDto::InvokeContract {
+                contract,
+                deposits,
+                max_gas,
+                input,
+            } => Payload::InvokeContract {
+                contract: contract.contract(),
+                deposits: deposits
+                    .iter()
+                    .map(|deposit| Deposit {
+                        asset: deposit.asset.asset(),
+                        amount: deposit.amount,
+                    })
+                    .collect(),
+                max_gas: *max_gas,
+                input: input.0.clone(),
             },
         };
         let tx = Transaction::new(self.source.account(), self.nonce, self.fee, payload);
@@ -357,9 +536,105 @@ impl BlockDto {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum OverflowDto {
-    Spending { asset: Hex32 },
-    Credit { destination: Hex32, asset: Hex32 },
+    Spending {
+        asset: Hex32,
+    },
+    Credit {
+        destination: Hex32,
+        asset: Hex32,
+    },
     Nonce,
+    /// Format version 2 on.
+    ContractCredit {
+        contract: Hex32,
+        asset: Hex32,
+    },
+}
+
+/// A [`SyscallFault`], by name: `"bad_pointer"`, `"value_too_long"`, ...
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SyscallFaultDto {
+    BadPointer,
+    ValueTooLong,
+    ReturnDataTooLong,
+    LogTooLong,
+    TooManyLogs,
+    HashInputTooLong,
+}
+
+/// A [`FaultReason`], by name: `"memory_access"`, ..., or `{"syscall": SYSCALL_FAULT}`.
+/// An unknown name is a decoding error: a fault this build does not know cannot be
+/// replayed faithfully.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FaultDto {
+    MemoryAccess,
+    DivideByZero,
+    DivideOverflow,
+    CallDepthExceeded,
+    UnsupportedInstruction,
+    ExecutionOverrun,
+    Syscall(SyscallFaultDto),
+    InputTooLong,
+    Other,
+}
+
+impl From<&FaultReason> for FaultDto {
+    fn from(reason: &FaultReason) -> Self {
+        // Exhaustive both ways, so a new fault in the VM fails to compile here rather
+        // than being written under another fault's name.
+        match reason {
+            FaultReason::MemoryAccess => FaultDto::MemoryAccess,
+            FaultReason::DivideByZero => FaultDto::DivideByZero,
+            FaultReason::DivideOverflow => FaultDto::DivideOverflow,
+            FaultReason::CallDepthExceeded => FaultDto::CallDepthExceeded,
+            FaultReason::UnsupportedInstruction => FaultDto::UnsupportedInstruction,
+            FaultReason::ExecutionOverrun => FaultDto::ExecutionOverrun,
+            FaultReason::Syscall(fault) => FaultDto::Syscall(match fault {
+                SyscallFault::BadPointer => SyscallFaultDto::BadPointer,
+                SyscallFault::ValueTooLong => SyscallFaultDto::ValueTooLong,
+                SyscallFault::ReturnDataTooLong => SyscallFaultDto::ReturnDataTooLong,
+                SyscallFault::LogTooLong => SyscallFaultDto::LogTooLong,
+                SyscallFault::TooManyLogs => SyscallFaultDto::TooManyLogs,
+                SyscallFault::HashInputTooLong => SyscallFaultDto::HashInputTooLong,
+            }),
+            FaultReason::InputTooLong => FaultDto::InputTooLong,
+            FaultReason::Other => FaultDto::Other,
+        }
+    }
+}
+
+impl From<FaultDto> for FaultReason {
+    fn from(reason: FaultDto) -> Self {
+        match reason {
+            FaultDto::MemoryAccess => FaultReason::MemoryAccess,
+            FaultDto::DivideByZero => FaultReason::DivideByZero,
+            FaultDto::DivideOverflow => FaultReason::DivideOverflow,
+            FaultDto::CallDepthExceeded => FaultReason::CallDepthExceeded,
+            FaultDto::UnsupportedInstruction => FaultReason::UnsupportedInstruction,
+            FaultDto::ExecutionOverrun => FaultReason::ExecutionOverrun,
+            FaultDto::Syscall(fault) => FaultReason::Syscall(match fault {
+                SyscallFaultDto::BadPointer => SyscallFault::BadPointer,
+                SyscallFaultDto::ValueTooLong => SyscallFault::ValueTooLong,
+                SyscallFaultDto::ReturnDataTooLong => SyscallFault::ReturnDataTooLong,
+                SyscallFaultDto::LogTooLong => SyscallFault::LogTooLong,
+                SyscallFaultDto::TooManyLogs => SyscallFault::TooManyLogs,
+                SyscallFaultDto::HashInputTooLong => SyscallFault::HashInputTooLong,
+            }),
+            FaultDto::InputTooLong => FaultReason::InputTooLong,
+            FaultDto::Other => FaultReason::Other,
+        }
+    }
+}
+
+/// A [`CallFailure`]: `{"revert": {"code": N}}`, `"out_of_gas"` or `{"fault": FAULT}`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CallFailureDto {
+    Revert { code: u64 },
+    OutOfGas,
+    Fault(FaultDto),
 }
 
 /// A [`TxFailure`].
@@ -377,6 +652,16 @@ pub(crate) enum TxFailureDto {
         available: u64,
     },
     Overflow(OverflowDto),
+    /// Format version 2 on.
+    ContractExists {
+        contract: Hex32,
+    },
+    /// Format version 2 on.
+    NoContract {
+        contract: Hex32,
+    },
+    /// Format version 2 on.
+    Call(CallFailureDto),
 }
 
 /// A [`TxResult`]: `"success"` or `{"failed": ...}`.
@@ -417,6 +702,21 @@ impl From<&TxResult> for TxResultDto {
                     asset: asset.into(),
                 },
                 OverflowKind::Nonce => OverflowDto::Nonce,
+                OverflowKind::ContractCredit { contract, asset } => OverflowDto::ContractCredit {
+                    contract: contract.into(),
+                    asset: asset.into(),
+                },
+            }),
+            TxFailure::ContractExists { contract } => TxFailureDto::ContractExists {
+                contract: contract.into(),
+            },
+            TxFailure::NoContract { contract } => TxFailureDto::NoContract {
+                contract: contract.into(),
+            },
+            TxFailure::Call(failure) => TxFailureDto::Call(match failure {
+                CallFailure::Revert { code } => CallFailureDto::Revert { code: *code },
+                CallFailure::OutOfGas => CallFailureDto::OutOfGas,
+                CallFailure::Fault(reason) => CallFailureDto::Fault(reason.into()),
             }),
         })
     }
@@ -452,6 +752,21 @@ impl From<&TxResultDto> for TxResult {
                     asset: asset.asset(),
                 },
                 OverflowDto::Nonce => OverflowKind::Nonce,
+                OverflowDto::ContractCredit { contract, asset } => OverflowKind::ContractCredit {
+                    contract: contract.contract(),
+                    asset: asset.asset(),
+                },
+            }),
+            TxFailureDto::ContractExists { contract } => TxFailure::ContractExists {
+                contract: contract.contract(),
+            },
+            TxFailureDto::NoContract { contract } => TxFailure::NoContract {
+                contract: contract.contract(),
+            },
+            TxFailureDto::Call(failure) => TxFailure::Call(match *failure {
+                CallFailureDto::Revert { code } => CallFailure::Revert { code },
+                CallFailureDto::OutOfGas => CallFailure::OutOfGas,
+                CallFailureDto::Fault(reason) => CallFailure::Fault(reason.into()),
             }),
         })
     }

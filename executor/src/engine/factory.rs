@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use contract_vm::VmKind;
 use serde::{Deserialize, Serialize};
 
 use super::blockstm::{BlockStmConfig, BlockStmExecutor};
@@ -76,13 +77,16 @@ impl std::str::FromStr for EngineKind {
     }
 }
 
-/// The settings of every engine that has any (the oracle has none).
+/// The settings of every engine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Batch grouping's.
     pub grouping: GroupingConfig,
     /// Block-STM's.
     pub block_stm: BlockStmConfig,
+    /// The VM every engine runs contract calls on: the interpreter by default, or the
+    /// JIT (x86_64). Both give the same results; only the speed differs.
+    pub vm: VmKind,
 }
 
 impl EngineConfig {
@@ -95,6 +99,7 @@ impl EngineConfig {
                 threads,
                 ..BlockStmConfig::default()
             },
+            vm: VmKind::Interpreter,
         }
     }
 
@@ -112,8 +117,10 @@ impl EngineConfig {
 /// The engine of `kind`, with its settings from `config`.
 pub fn build(kind: EngineKind, config: &EngineConfig) -> Arc<dyn BlockExecutor> {
     match kind {
-        EngineKind::Sequential => Arc::new(SequentialExecutor::new()),
-        EngineKind::Grouping => Arc::new(GroupingExecutor::new(config.grouping)),
-        EngineKind::BlockStm => Arc::new(BlockStmExecutor::new(config.block_stm)),
+        EngineKind::Sequential => Arc::new(SequentialExecutor::new().with_vm(config.vm)),
+        EngineKind::Grouping => Arc::new(GroupingExecutor::new(config.grouping).with_vm(config.vm)),
+        EngineKind::BlockStm => {
+            Arc::new(BlockStmExecutor::new(config.block_stm).with_vm(config.vm))
+        }
     }
 }

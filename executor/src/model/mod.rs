@@ -9,4 +9,7 @@ mod block;
 mod transaction;
 
 pub use block::{Block, MAX_BLOCK_TRANSACTIONS};
-pub use transaction::{MalformedTransaction, Payload, Transaction, Transfer, MAX_TRANSFERS_PER_TX};
+pub use transaction::{
+    Deposit, MalformedTransaction, Payload, Transaction, Transfer, MAX_DEPOSITS, MAX_GAS,
+    MAX_INPUT_LEN, MAX_TRANSFERS_PER_TX,
+};

@@ -6,10 +6,21 @@
 //! canonical byte encoding, and the fields are private: nothing can change a transaction
 //! after its hash was taken.
 
-use storage_adapter::{Asset, Hash, PublicKey, MAX_MULTISIG_PARTICIPANTS};
+use std::sync::Arc;
+
+use storage_adapter::{Asset, ContractId, Hash, ModuleCode, PublicKey, MAX_MULTISIG_PARTICIPANTS};
 
 /// Most transfers one transaction may carry.
 pub const MAX_TRANSFERS_PER_TX: usize = 255;
+
+/// Most deposits one contract call may carry.
+pub const MAX_DEPOSITS: usize = 8;
+
+/// The largest `max_gas` one contract call may reserve (1 gas = 1 atomic TOS unit).
+pub const MAX_GAS: u64 = 10_000_000;
+
+/// Largest contract call input, in bytes.
+pub const MAX_INPUT_LEN: usize = contract_vm::abi::MAX_INPUT_LEN;
 
 /// Domain separation for transaction hashes, so they can never collide with another
 /// blake3 hash of this workspace (state roots, derived keys).
@@ -37,7 +48,21 @@ impl Transfer {
     }
 }
 
+/// An amount of one asset moved from a contract call's source to the contract before the
+/// call runs (and moved back if the call fails).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Deposit {
+    /// The asset deposited.
+    pub asset: Asset,
+    /// How much; must be non-zero.
+    pub amount: u64,
+}
+
 /// What a transaction does besides paying its fee and consuming its nonce.
+///
+/// The contract payloads follow the rules of [`crate::contract`]: a deploy stores a
+/// module and burns [`crate::contract::deploy_burn`]; a call reserves `max_gas`, moves
+/// its deposits, runs the contract and pays for the gas it used, **even when it fails**.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Payload {
     /// Pay each destination; 1 to [`MAX_TRANSFERS_PER_TX`] transfers, none to the source,
@@ -58,6 +83,27 @@ pub enum Payload {
         threshold: u8,
         /// Distinct accounts, at most [`MAX_MULTISIG_PARTICIPANTS`], never the source.
         participants: Vec<PublicKey>,
+    },
+    /// Deploy a contract at [`Transaction::deployed_contract`] (derived from the source
+    /// and this nonce). The module must load and pass the VM's verifier, or the block is
+    /// rejected.
+    DeployContract {
+        /// The contract's sBPF bytecode.
+        module: Arc<ModuleCode>,
+    },
+    /// Call `contract` with `input`, after moving `deposits` to it and reserving
+    /// `max_gas` TOS from the source.
+    InvokeContract {
+        /// The contract called.
+        contract: ContractId,
+        /// Moved from the source to the contract before the call; at most
+        /// [`MAX_DEPOSITS`], none of amount zero.
+        deposits: Vec<Deposit>,
+        /// The most gas the call may use: 1 to [`MAX_GAS`].
+        max_gas: u64,
+        /// What the contract reads with `tos_get_input_data`; at most [`MAX_INPUT_LEN`]
+        /// bytes.
+        input: Vec<u8>,
     },
 }
 
@@ -120,6 +166,33 @@ pub enum MalformedTransaction {
     /// The source listed among its own participants.
     #[error("the source is among its own multisig participants")]
     SourceIsParticipant,
+    /// A deploy whose module does not load or does not pass the VM's verifier.
+    #[error("contract module does not load or verify")]
+    InvalidModule,
+    /// A contract call with more than [`MAX_DEPOSITS`] deposits.
+    #[error("{count} deposits, more than the maximum {MAX_DEPOSITS}")]
+    TooManyDeposits {
+        /// How many deposits the call carries.
+        count: usize,
+    },
+    /// A deposit of amount zero.
+    #[error("deposit {deposit} has amount zero")]
+    ZeroAmountDeposit {
+        /// Index of the offending deposit.
+        deposit: usize,
+    },
+    /// A contract call whose `max_gas` is 0 or above [`MAX_GAS`].
+    #[error("max_gas {max_gas} outside 1..={MAX_GAS}")]
+    InvalidMaxGas {
+        /// The requested gas.
+        max_gas: u64,
+    },
+    /// A contract call whose input is longer than [`MAX_INPUT_LEN`].
+    #[error("input of {len} bytes, more than the maximum {MAX_INPUT_LEN}")]
+    InputTooLong {
+        /// The input's length.
+        len: usize,
+    },
 }
 
 /// A TOS transaction, already signature-checked by the daemon's verify stage.
@@ -185,15 +258,32 @@ impl Transaction {
     }
 
     /// The accounts the transaction names: its source, then its transfer destinations in
-    /// order (repeats included). Its state accesses stay within these accounts' nonces,
-    /// balances and multisig configurations, which is what batch grouping and Block-STM's
-    /// contention estimate rely on.
+    /// order (repeats included). Unless it [calls a contract](Self::calls_contract), its
+    /// state accesses stay within these accounts' nonces, balances and multisig
+    /// configurations (and, for a deploy, its new contract's module), which is what batch
+    /// grouping and Block-STM's contention estimate rely on.
     pub fn accounts(&self) -> impl Iterator<Item = &PublicKey> {
         let destinations = match &self.payload {
             Payload::Transfers(transfers) => transfers.as_slice(),
-            Payload::Burn { .. } | Payload::Multisig { .. } => &[],
+            Payload::Burn { .. }
+            | Payload::Multisig { .. }
+            | Payload::DeployContract { .. }
+            | Payload::InvokeContract { .. } => &[],
         };
         std::iter::once(&self.source).chain(destinations.iter().map(|t| &t.destination))
+    }
+
+    /// Whether the transaction calls a contract: then the keys it touches (the contract's
+    /// storage and balances, the accounts it pays) are known only when it runs.
+    pub fn calls_contract(&self) -> bool {
+        matches!(self.payload, Payload::InvokeContract { .. })
+    }
+
+    /// The address a deploy stores its contract at: blake3 over a domain tag, the source
+    /// and the nonce, so two deploys can never share one (a source's nonce only grows).
+    /// Defined for every transaction; meaningful for a deploy.
+    pub fn deployed_contract(&self) -> ContractId {
+        crate::contract::address(&self.source, self.nonce)
     }
 
     /// The transaction's identity: blake3 over [`Transaction::encode`].
@@ -207,10 +297,13 @@ impl Transaction {
     /// "tos-blockstm/tx/v1"            domain tag, 18 bytes
     /// source                          32 bytes
     /// nonce, fee                      u64 each
-    /// payload tag                     u8: 0 transfers, 1 burn, 2 multisig
+    /// payload tag                     u8: 0 transfers, 1 burn, 2 multisig, 3 deploy, 4 invoke
     /// transfers: count u64, then per transfer: asset 32, destination 32, amount u64
     /// burn:      asset 32, amount u64
     /// multisig:  threshold u8, count u64, then each participant 32
+    /// deploy:    module length u64, module bytes        (payload tag 3)
+    /// invoke:    contract 32, deposit count u64, then per deposit: asset 32, amount u64,
+    ///            max_gas u64, input length u64, input bytes   (payload tag 4)
     /// ```
     ///
     /// Every variable-length list is length-prefixed, so distinct transactions never
@@ -298,6 +391,31 @@ impl Transaction {
                 }
                 Ok(())
             }
+            Payload::DeployContract { module } => crate::contract::modules::load(module)
+                .map(drop)
+                .map_err(|_| MalformedTransaction::InvalidModule),
+            Payload::InvokeContract {
+                deposits,
+                max_gas,
+                input,
+                ..
+            } => {
+                if deposits.len() > MAX_DEPOSITS {
+                    return Err(MalformedTransaction::TooManyDeposits {
+                        count: deposits.len(),
+                    });
+                }
+                if let Some(deposit) = deposits.iter().position(|deposit| deposit.amount == 0) {
+                    return Err(MalformedTransaction::ZeroAmountDeposit { deposit });
+                }
+                if !(1..=MAX_GAS).contains(max_gas) {
+                    return Err(MalformedTransaction::InvalidMaxGas { max_gas: *max_gas });
+                }
+                if input.len() > MAX_INPUT_LEN {
+                    return Err(MalformedTransaction::InputTooLong { len: input.len() });
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -340,6 +458,28 @@ fn encode_fields(
             for participant in participants {
                 sink(participant.as_bytes());
             }
+        }
+        Payload::DeployContract { module } => {
+            sink(&[3]);
+            sink(&(module.bytecode().len() as u64).to_be_bytes());
+            sink(module.bytecode());
+        }
+        Payload::InvokeContract {
+            contract,
+            deposits,
+            max_gas,
+            input,
+        } => {
+            sink(&[4]);
+            sink(contract.as_bytes());
+            sink(&(deposits.len() as u64).to_be_bytes());
+            for deposit in deposits {
+                sink(deposit.asset.as_bytes());
+                sink(&deposit.amount.to_be_bytes());
+            }
+            sink(&max_gas.to_be_bytes());
+            sink(&(input.len() as u64).to_be_bytes());
+            sink(input);
         }
     }
 }

@@ -160,6 +160,39 @@ impl<'de> Deserialize<'de> for ContentionCutoff {
     }
 }
 
+/// The VM contract calls run on ([`crate::VmKind`]): `"interpreter"` (the default,
+/// available everywhere) or `"jit"` (x86_64). Both give the same results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmSetting(pub crate::VmKind);
+
+impl std::str::FromStr for VmSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.parse().map(Self).map_err(|error| format!("{error}"))
+    }
+}
+
+impl std::fmt::Display for VmSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for VmSetting {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for VmSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// When the circuit breaker turns the parallel engine off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -199,6 +232,8 @@ pub struct ExecutorConfig {
     pub min_parallel_txns_override: Option<usize>,
     /// Block-STM's contention cutoff.
     pub contention_cutoff: ContentionCutoff,
+    /// The VM contract calls run on, in every engine.
+    pub vm: VmSetting,
     /// Run Block-STM beside the sequential oracle on every block, compare, keep the
     /// oracle's output.
     pub shadow: bool,
@@ -318,6 +353,12 @@ impl ExecutorConfig {
                 });
             }
         }
+        if !self.vm.0.is_available() {
+            return Err(ConfigError::Invalid {
+                field: "vm",
+                reason: format!("`{}` is not available on this machine", self.vm),
+            });
+        }
         if let ContentionCutoff(Some(percent)) = self.contention_cutoff {
             if percent > 100 {
                 return Err(ConfigError::Invalid {
@@ -370,6 +411,9 @@ pub struct ConfigOverrides {
     /// `contention_cutoff`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contention_cutoff: Option<ContentionCutoff>,
+    /// `vm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm: Option<VmSetting>,
     /// `shadow` (a flag can only turn it on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shadow: Option<bool>,
@@ -479,6 +523,7 @@ mod tests {
             threads: Some(3),
             min_parallel_txns_override: Some(7),
             contention_cutoff: ContentionCutoff(None),
+            vm: VmSetting(crate::VmKind::Jit),
             shadow: true,
             circuit_breaker: CircuitBreakerConfig { cooldown_blocks: 5 },
             capsules: CapsuleConfig {

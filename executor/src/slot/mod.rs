@@ -47,7 +47,7 @@ pub use asynchronous::{AsyncExecuteError, AsyncExecutor};
 pub use breaker::{BreakerState, CircuitBreaker, TripReason};
 pub use config::{
     CircuitBreakerConfig, CircuitBreakerOverrides, ConfigError, ConfigOverrides, ContentionCutoff,
-    ExecutorConfig, Network, UnknownNetwork, ENV_PREFIX, MAX_THREADS,
+    ExecutorConfig, Network, UnknownNetwork, VmSetting, ENV_PREFIX, MAX_THREADS,
 };
 pub use reconfigure::{ConfigSource, ReconfigureError};
 pub use shadow::Mismatch;
@@ -203,6 +203,7 @@ fn build_engine(config: &ExecutorConfig) -> Arc<dyn BlockExecutor> {
             contention_cutoff: config.contention_cutoff.0,
             ..BlockStmConfig::default()
         },
+        vm: config.vm.0,
         ..EngineConfig::new(threads)
     };
     crate::engine::build(config.kind, &engines)

@@ -177,7 +177,11 @@ fn hot_balances(sample: &[Transaction], window: usize) -> FxHashSet<StateKey> {
 fn credits(tx: &Transaction) -> impl Iterator<Item = (&PublicKey, storage_adapter::Asset)> {
     let transfers = match tx.payload() {
         Payload::Transfers(transfers) => transfers.as_slice(),
-        Payload::Burn { .. } | Payload::Multisig { .. } => &[],
+        // A contract call's credits are decided by its code: unknown here.
+        Payload::Burn { .. }
+        | Payload::Multisig { .. }
+        | Payload::DeployContract { .. }
+        | Payload::InvokeContract { .. } => &[],
     };
     transfers
         .iter()

@@ -45,11 +45,12 @@ use super::{BlockExecutor, BlockStmCounters, Execution, ExecutionStats};
 use crate::block::{finish_block_from_writes, stored_balance, Prologue, Totals};
 use crate::model::Block;
 use crate::outcome::{BlockError, BlockOutput};
-use crate::vm::{execute_transaction, VmError};
+use crate::vm::{execute_transaction_on, VmError};
 use blockstm_driver::{
     run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, Plan,
     SpeculativeReads, TxnIndex, Write,
 };
+use contract_vm::VmKind;
 
 /// Settings of the Block-STM engine. Every switch changes how the work is done, never the
 /// output; the ones off the defaults are for measuring what each saves.
@@ -177,12 +178,22 @@ enum SequentialReason {
 #[derive(Clone, Debug, Default)]
 pub struct BlockStmExecutor {
     config: BlockStmConfig,
+    vm: VmKind,
 }
 
 impl BlockStmExecutor {
-    /// An engine with these settings.
+    /// An engine with these settings, running contract calls on the interpreter.
     pub fn new(config: BlockStmConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            vm: VmKind::Interpreter,
+        }
+    }
+
+    /// The same engine running contract calls on a VM of `vm` (same results, another
+    /// speed).
+    pub fn with_vm(self, vm: VmKind) -> Self {
+        Self { vm, ..self }
     }
 
     /// The engine's settings.
@@ -271,7 +282,7 @@ impl BlockStmExecutor {
             nonce_hints: config.nonce_hints,
             frontier_run,
         };
-        match execute_parallel(block, view, schedule, shape) {
+        match execute_parallel(block, view, schedule, shape, self.vm) {
             Ok((output, driver)) => {
                 let stats = ExecutionStats {
                     transactions: transactions as u64,
@@ -345,6 +356,7 @@ fn execute_parallel<S: StateView + ?Sized>(
     view: &S,
     schedule: Schedule,
     shape: BlockShape,
+    vm: VmKind,
 ) -> Result<(BlockOutput, DriverStats), ParallelError> {
     let Schedule {
         threads,
@@ -357,6 +369,7 @@ fn execute_parallel<S: StateView + ?Sized>(
         storage: view,
         prologue: &prologue,
         hot: shape.hot,
+        vm,
     };
     // How the block is scheduled, apart from what its transactions do: each transaction
     // after the same sender's previous one, the claim size and the sinks of its shape.
@@ -417,6 +430,8 @@ struct TosTask<'a, S: ?Sized> {
     prologue: &'a Prologue,
     /// The balances changed by deltas (empty when deltas are off).
     hot: FxHashSet<StateKey>,
+    /// The VM contract calls run on.
+    vm: VmKind,
 }
 
 /// One execution's writes as the driver records them: values, then deltas, taken
@@ -489,7 +504,7 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
             storage: self.storage,
             hot,
         };
-        match execute_transaction(tx, &mut view) {
+        match execute_transaction_on(tx, &mut view, self.vm) {
             Ok(outcome) => {
                 let (summary, writes, deltas) = TxSummary::split(outcome);
                 Ok((

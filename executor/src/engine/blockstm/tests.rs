@@ -44,7 +44,7 @@ fn nonce_chains_match_the_oracle_with_hints_and_without() {
         .expect("valid workload");
     let store = MemoryStore::new();
     store
-        .commit(&crate::genesis_commit(&workload.genesis_allocations()).expect("genesis"))
+        .commit(&workload.genesis().expect("genesis"))
         .expect("commit genesis");
     let block = workload.next_block(1);
     let snapshot = store.snapshot().expect("snapshot");

@@ -42,6 +42,7 @@ mod tests;
 
 pub use partition::batches;
 
+use contract_vm::VmKind;
 use storage_adapter::{StateView, StorageError};
 
 use super::frame::{fall_back, preamble};
@@ -77,12 +78,22 @@ impl Default for GroupingConfig {
 #[derive(Clone, Debug, Default)]
 pub struct GroupingExecutor {
     config: GroupingConfig,
+    vm: VmKind,
 }
 
 impl GroupingExecutor {
-    /// An engine with these settings.
+    /// An engine with these settings, running contract calls on the interpreter.
     pub fn new(config: GroupingConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            vm: VmKind::Interpreter,
+        }
+    }
+
+    /// The same engine running contract calls on a VM of `vm` (same results, another
+    /// speed).
+    pub fn with_vm(self, vm: VmKind) -> Self {
+        Self { vm, ..self }
     }
 
     /// The engine's settings.
@@ -101,7 +112,7 @@ impl GroupingExecutor {
         let span = tracing::debug_span!("grouping", topoheight = block.topoheight(), transactions);
         let _entered = span.enter();
         let threads = self.config.threads.max(1);
-        match execute_grouped(block, view, threads) {
+        match execute_grouped(block, view, threads, self.vm) {
             Ok((output, grouping)) => {
                 tracing::debug!(
                     batches = grouping.batches,
@@ -160,6 +171,7 @@ fn execute_grouped<S: StateView + ?Sized>(
     block: &Block,
     view: &S,
     threads: usize,
+    vm: VmKind,
 ) -> Result<(BlockOutput, GroupingCounters), GroupingError> {
     let prologue = preamble(block, view)?;
     let transactions = block.transactions();
@@ -183,6 +195,7 @@ fn execute_grouped<S: StateView + ?Sized>(
         &ranges,
         workers,
         inline_below,
+        vm,
     )?;
     let output = finish_block_on(
         threads,

@@ -3,7 +3,15 @@
 //!
 //! The accounts of a transaction are its source and its transfer destinations
 //! ([`Transaction::accounts`]); every key it reads or writes belongs to one of them, so
-//! transactions with disjoint accounts cannot see each other's writes.
+//! transactions with disjoint accounts cannot see each other's writes. (A deploy's one
+//! other key, its new contract's module, is read only by calls to it.)
+//!
+//! A contract call is the exception: the storage, contract balances and accounts it
+//! touches are decided by its code and the state it reads, so nothing about them is known
+//! before it runs. Grouping can only assume it conflicts with everything, as the daemon's
+//! plan does with its global contract lock: a call is a batch of its own, and the
+//! transactions around it cannot run beside it. Doing better needs key lists up front
+//! (declared by the sender, or found by a trial run), which the TOS format does not have.
 
 use std::ops::Range;
 
@@ -14,8 +22,9 @@ use crate::model::Transaction;
 
 /// Splits `transactions` into batches, greedily in block order: a batch ends just before
 /// the first transaction that touches (as source or transfer destination) an account that
-/// an earlier transaction of the batch touches. The ranges cover `0..transactions.len()`
-/// in order; no two transactions of one batch share an account.
+/// an earlier transaction of the batch touches, and every contract call is a batch of
+/// its own. The ranges cover `0..transactions.len()` in order; no two transactions of one
+/// batch share an account.
 pub fn batches(transactions: &[Transaction]) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     // The last transaction that touched each account: it is in the current batch exactly
@@ -26,6 +35,14 @@ pub fn batches(transactions: &[Transaction]) -> Vec<Range<usize>> {
     );
     let mut start = 0;
     for (index, tx) in transactions.iter().enumerate() {
+        if tx.calls_contract() {
+            if start < index {
+                ranges.push(start..index);
+            }
+            ranges.push(index..index + 1);
+            start = index + 1;
+            continue;
+        }
         let mut conflict = false;
         let mut touch = |account: &PublicKey| {
             if let Some(previous) = last.insert(*account, index) {

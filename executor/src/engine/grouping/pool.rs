@@ -38,8 +38,9 @@ use crate::engine::overlay::OverlayView;
 use crate::engine::GroupingCounters;
 use crate::model::Transaction;
 use crate::outcome::{BlockError, TxResult};
-use crate::vm::execute_transaction;
+use crate::vm::execute_transaction_on;
 use blockstm_driver::panic_message;
+use contract_vm::VmKind;
 
 /// The most transactions a block may have to run grouped: indices must fit the claim
 /// word (blocks hold at most 65535).
@@ -63,9 +64,11 @@ pub(super) fn run_batches<S: StateView + ?Sized>(
     ranges: &[Range<usize>],
     workers: usize,
     inline_below: usize,
+    vm: VmKind,
 ) -> Result<Batched, GroupingError> {
     let shared = Shared {
         threads: workers + 1,
+        vm,
         transactions,
         storage: view,
         prologue,
@@ -173,6 +176,8 @@ pub(super) fn unpack(word: u64) -> (u64, usize, usize) {
 struct Shared<'a, S: ?Sized> {
     /// Threads taking part, the calling thread included.
     threads: usize,
+    /// The VM contract calls run on.
+    vm: VmKind,
     transactions: &'a [Transaction],
     storage: &'a S,
     prologue: &'a Prologue,
@@ -243,13 +248,14 @@ impl<S: StateView + ?Sized> Shared<'_, S> {
                 })?;
                 catch_unwind(AssertUnwindSafe(|| {
                     for tx in transactions {
-                        let outcome = execute_transaction(
+                        let outcome = execute_transaction_on(
                             tx,
                             &mut OverlayView {
                                 writes: overlay,
                                 prologue: self.prologue,
                                 storage: self.storage,
                             },
+                            self.vm,
                         )?;
                         fold.totals.add(&outcome)?;
                         overlay.extend(outcome.writes);
@@ -397,7 +403,7 @@ impl<S: StateView + ?Sized> Shared<'_, S> {
                     prologue: self.prologue,
                     storage: self.storage,
                 };
-                let executed = execute_transaction(tx, &mut view)
+                let executed = execute_transaction_on(tx, &mut view, self.vm)
                     .map(|outcome| {
                         // An overlay view defers nothing, so there are no deltas.
                         let (summary, writes, _) = TxSummary::split(outcome);
