@@ -121,8 +121,13 @@ impl BlockStmConfig {
     /// the transactions conflict with their neighbours.
     pub const DEFAULT_CONTENTION_CUTOFF: u8 = 50;
 
-    /// The default [`BlockStmConfig::frontier_run`].
-    pub const DEFAULT_FRONTIER_RUN: usize = 64;
+    /// The default [`BlockStmConfig::frontier_run`]. Measured on 2 cores (stop 26 of
+    /// issue 21, `papers/results.md`): runs of 8 against 64 at 2 threads gave p2p-100
+    /// 0.86× sequential against 0.66×, hot-receiver 0.87× against 0.68×, nonce-chains
+    /// 0.86× against 0.73×, and p2p-10,000 and `token` within the runs' noise: a long
+    /// run lets the other worker speculate far above it on a contended block, which it
+    /// then re-executes. One worker still runs the whole block as one run.
+    pub const DEFAULT_FRONTIER_RUN: usize = 8;
 }
 
 impl Default for BlockStmConfig {
