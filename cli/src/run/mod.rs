@@ -236,8 +236,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     if let Some(export) = export {
         export.finish().context("writing the block file")?;
     }
+    // Wait for the reload task to be gone, not just told to go: it holds a handle on the
+    // node, and so on the database. A handle left on another thread could close RocksDB
+    // while the process exits, and RocksDB aborts ("pthread lock: Invalid argument")
+    // when its mutexes go away under a running database; seen once in the crash test's
+    // short continuation runs. Then the node below is the last handle and closes the
+    // database here, on this thread.
     #[cfg(unix)]
-    reloader.abort();
+    {
+        reloader.abort();
+        // A cancelled task answers `Err(cancelled)`: that is the expected outcome.
+        let _ = runtime.block_on(reloader);
+    }
+    // The same for the slot's execution threads, which hold the store until they end.
+    runtime.block_on(node.executor().wait_idle());
     if let Some((shutdown, server)) = metrics_server {
         let _ = shutdown.send(());
         runtime

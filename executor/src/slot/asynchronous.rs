@@ -98,6 +98,10 @@ impl AsyncExecutor {
             .name("tos-executor".into())
             .spawn(move || {
                 let _running = running;
+                // Dropped before `_running` (locals drop in reverse): once `wait_idle`
+                // sees this thread gone, it holds no handle on the store any more, so
+                // the caller may close the database.
+                let store = store;
                 let _entered = span.enter();
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     let snapshot = store.snapshot()?;
