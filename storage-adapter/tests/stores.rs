@@ -1253,6 +1253,43 @@ fn memory_and_rocks_give_the_same_roots_and_state() {
 // RocksDB: persistence, determinism, corruption
 // ---------------------------------------------------------------------------------------
 
+/// A RocksDB snapshot decodes each module once and hands out the same module after
+/// that, from any thread; a snapshot taken before the module was committed never sees it,
+/// and one taken after does, whatever an older snapshot read.
+#[test]
+fn rocks_snapshots_read_each_module_once() {
+    let rocks = TempRocks::new();
+    let before = rocks.snapshot().expect("snapshot before the deploy");
+    assert_eq!(before.get(&module_key(3)).expect("read"), None);
+    commit_next(&*rocks, [(module_key(3), module(9, 300))], vec![], 0);
+    // The older snapshot still sees no module: a miss is not remembered as a module.
+    assert_eq!(before.get(&module_key(3)).expect("read"), None);
+    let after = rocks.snapshot().expect("snapshot after the deploy");
+    let read = |snapshot: &storage_adapter::RocksSnapshot<'_>| match snapshot
+        .get(&module_key(3))
+        .expect("read")
+    {
+        Some(StateValue::Module(module)) => module,
+        other => panic!("a module, not {other:?}"),
+    };
+    let first = read(&after);
+    assert_eq!(StateValue::Module(Arc::clone(&first)), module(9, 300));
+    let from_threads: Vec<Arc<ModuleCode>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4).map(|_| scope.spawn(|| read(&after))).collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("reading thread"))
+            .collect()
+    });
+    for module in from_threads {
+        assert!(Arc::ptr_eq(&module, &first), "decoded once per snapshot");
+    }
+    // Another snapshot decodes for itself, to an equal module.
+    let again = read(&rocks.snapshot().expect("another snapshot"));
+    assert!(!Arc::ptr_eq(&again, &first));
+    assert_eq!(again, first);
+}
+
 #[test]
 fn rocks_reopen_keeps_state_and_root() {
     let history = sample_history();
