@@ -133,6 +133,16 @@ pub mod amm {
         StorageKey(key)
     }
 
+    /// The storage key of asset A's id (set by `init`).
+    pub fn asset_a_key() -> StorageKey {
+        tag_key(1)
+    }
+
+    /// The storage key of asset B's id (set by `init`).
+    pub fn asset_b_key() -> StorageKey {
+        tag_key(2)
+    }
+
     /// The storage key of reserve A.
     pub fn reserve_a_key() -> StorageKey {
         tag_key(3)

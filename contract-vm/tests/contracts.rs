@@ -92,6 +92,27 @@ fn amm_swaps_both_ways_at_the_quoted_price() {
         let (mut pool, a, b) = pool(kind, 1_000_000, 2_000_000);
         let trader = account(5);
         assert_eq!(reserves(&mut pool), (1_000_000, 2_000_000));
+        // `init` stored the two assets where the published keys say (genesis writes
+        // pools there directly).
+        for (key, asset) in [(amm::asset_a_key(), a), (amm::asset_b_key(), b)] {
+            assert_eq!(
+                pool.host
+                    .stored(&pool.contract, &key)
+                    .map(|value| value.as_bytes()),
+                Some(&asset.as_bytes()[..])
+            );
+        }
+        for (key, reserve) in [
+            (amm::reserve_a_key(), 1_000_000u64),
+            (amm::reserve_b_key(), 2_000_000),
+        ] {
+            assert_eq!(
+                pool.host
+                    .stored(&pool.contract, &key)
+                    .map(|value| value.as_bytes()),
+                Some(&reserve.to_le_bytes()[..])
+            );
+        }
 
         // Deposit 10_000 A, swap A for B.
         let expected = amm::quote(10_000, 1_000_000, 2_000_000).expect("quotable");

@@ -368,18 +368,13 @@ impl Workload {
         let (asset_a, asset_b) = pool_assets();
         for index in 0..self.config.pools {
             let pool = pool_contract(index);
-            let tag = |tag: u8| {
-                let mut key = [0; 32];
-                key[0] = tag;
-                storage_adapter::StorageKey(key)
-            };
             state.push((StateKey::Module(pool), amm.clone()));
             state.push((
-                StateKey::Storage(pool, tag(1)),
+                StateKey::Storage(pool, contracts::amm::asset_a_key()),
                 stored(StorageValue::from_slice(asset_a.as_bytes())),
             ));
             state.push((
-                StateKey::Storage(pool, tag(2)),
+                StateKey::Storage(pool, contracts::amm::asset_b_key()),
                 stored(StorageValue::from_slice(asset_b.as_bytes())),
             ));
             for (key, asset) in [

@@ -15,7 +15,7 @@ use contract_vm::contracts;
 use executor::model::{Block, Deposit, Payload, Transaction, Transfer};
 use proptest::prelude::*;
 use storage_adapter::{
-    Asset, ContractId, ModuleCode, PublicKey, StateKey, StateValue, StorageKey, StorageValue,
+    Asset, ContractId, ModuleCode, PublicKey, StateKey, StateValue, StorageValue,
 };
 
 use crate::account;
@@ -163,17 +163,12 @@ pub fn arb_state() -> impl Strategy<Value = Vec<(StateKey, StateValue)>> {
                 StateKey::Module(pool()),
                 StateValue::Module(module(contracts::AMM)),
             ));
-            let tag = |tag: u8| {
-                let mut key = [0; 32];
-                key[0] = tag;
-                StorageKey(key)
-            };
             state.push((
-                StateKey::Storage(pool(), tag(1)),
+                StateKey::Storage(pool(), contracts::amm::asset_a_key()),
                 stored(StorageValue::from_slice(asset_a.as_bytes())),
             ));
             state.push((
-                StateKey::Storage(pool(), tag(2)),
+                StateKey::Storage(pool(), contracts::amm::asset_b_key()),
                 stored(StorageValue::from_slice(asset_b.as_bytes())),
             ));
             for (key, asset, reserve) in [
