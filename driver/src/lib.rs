@@ -84,6 +84,6 @@ pub use run::run_parallel;
 pub use run::{BlockRun, ParallelRun, RunResult};
 pub use scheduler::{Incarnation, TxnIndex};
 pub use stats::DriverStats;
-pub use task::{CommitSink, ExecuteError, ExecuteResult, ParallelTask};
+pub use task::{CommitSink, ExecuteError, ExecuteResult, ExecutionWrites, ParallelTask};
 pub use view::{Blocker, SpeculativePredicate, SpeculativeRead, SpeculativeReads};
 pub use worker::panic_message;

@@ -67,6 +67,9 @@ where
     }
     let run = BlockRun::new(task, num_txns, plan, sink);
     let threads = threads.clamp(1, num_txns.max(1));
+    if threads > 1 {
+        run.memory.build_now();
+    }
     let started = std::time::Instant::now();
     let mut stats = std::thread::scope(|scope| {
         // Stop at the first thread the system refuses: fewer workers only make the run
@@ -118,9 +121,25 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     /// The lowest of `settle_waiters` (`usize::MAX` when none), so that the committer
     /// looks at the list only when it has someone to wake.
     pub(crate) lowest_settle_waiter: AtomicUsize,
-    /// The writes of a frontier run that ended the block, kept out of the memory (no
-    /// transaction above it reads them) and merged into the final state by `finish`.
-    pub(crate) last_run_writes: Mutex<Option<Overlay<T::Key, T::Value>>>,
+    /// The frontier run that ended the block, if one did: kept out of the memory and the
+    /// output slots (nothing above it reads them) and merged into the result by `finish`.
+    pub(crate) last_run: LastRunSlot<T>,
+}
+
+/// Where the frontier run that ended the block leaves its writes and outputs.
+pub(crate) type LastRunSlot<T> = Mutex<
+    Option<
+        LastRun<<T as ParallelTask>::Key, <T as ParallelTask>::Value, <T as ParallelTask>::Output>,
+    >,
+>;
+
+/// The writes and outputs of the frontier run that ended the block: transactions
+/// `start..`, committed.
+pub(crate) struct LastRun<K, V, O> {
+    pub(crate) start: TxnIndex,
+    pub(crate) writes: Overlay<K, V>,
+    /// One per transaction from `start` on, in block order.
+    pub(crate) outputs: Vec<(Incarnation, O)>,
 }
 
 impl<T: ParallelTask, S> std::fmt::Debug for BlockRun<'_, T, S> {
@@ -155,7 +174,7 @@ where
             error: Mutex::new(None),
             settle_waiters: Mutex::new(Vec::new()),
             lowest_settle_waiter: AtomicUsize::new(usize::MAX),
-            last_run_writes: Mutex::new(None),
+            last_run: Mutex::new(None),
         }
     }
 
@@ -173,7 +192,7 @@ where
             outputs,
             sink,
             error,
-            last_run_writes,
+            last_run,
             ..
         } = self;
         if let Some(error) = sync::into_inner(error) {
@@ -187,26 +206,55 @@ where
             }
             .into());
         }
-        let outputs = outputs
-            .into_vec()
-            .into_iter()
-            .zip(0..)
-            .map(|(slot, txn_idx)| match sync::into_inner(slot) {
-                Some((_, output)) => Ok(output),
-                None => Err(DriverError::from(Invariant::MissingOutput {
-                    txn_idx,
-                    incarnation: scheduler.status(txn_idx).1,
-                })),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let last_run = sync::into_inner(last_run);
+        // Transactions below the last run (all of them, if none ended the block) left
+        // their outputs in the slots; the run kept its own.
+        let below_last_run = last_run
+            .as_ref()
+            .map_or(num_txns, |last_run| last_run.start as usize);
+        let (last_writes, last_outputs) = match last_run {
+            Some(LastRun {
+                writes, outputs, ..
+            }) => (Some(writes), outputs),
+            None => (None, Vec::new()),
+        };
+        let mut final_outputs = Vec::with_capacity(num_txns);
+        for (slot, txn_idx) in outputs.into_vec().into_iter().take(below_last_run).zip(0..) {
+            match sync::into_inner(slot) {
+                Some((_, output)) => final_outputs.push(output),
+                None => {
+                    return Err(Invariant::MissingOutput {
+                        txn_idx,
+                        incarnation: scheduler.status(txn_idx).1,
+                    }
+                    .into())
+                }
+            }
+        }
+        final_outputs.extend(last_outputs.into_iter().map(|(_, output)| output));
+        if let Some(txn_idx) = (final_outputs.len() < num_txns)
+            .then(|| TxnIndex::try_from(final_outputs.len()).ok())
+            .flatten()
+        {
+            // The last run kept fewer outputs than it committed transactions.
+            return Err(Invariant::MissingOutput {
+                txn_idx,
+                incarnation: scheduler.status(txn_idx).1,
+            }
+            .into());
+        }
         let mut writes = memory
             .snapshot()
             .map_err(|error| Invariant::Snapshot(error.to_string()))?;
-        if let Some(last_run) = sync::into_inner(last_run_writes) {
+        if let Some(last_writes) = last_writes {
             // The last run's writes are the latest at their keys: they replace what the
             // memory holds there.
-            writes.retain(|(key, _)| !last_run.contains_key(key));
-            writes.extend(last_run.into_iter().map(|(key, (_, value))| (key, value)));
+            writes.retain(|(key, _)| !last_writes.contains_key(key));
+            writes.extend(
+                last_writes
+                    .into_iter()
+                    .map(|(key, (_, value))| (key, value)),
+            );
         }
         // Freeing a block's memory (a version list per key) takes a few milliseconds that
         // nobody waits for: hand it to a short-lived thread instead of the block's
@@ -215,7 +263,7 @@ where
         std::thread::spawn(move || drop(memory));
         Ok((
             ParallelRun {
-                outputs,
+                outputs: final_outputs,
                 writes,
                 stats,
             },

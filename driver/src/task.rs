@@ -24,7 +24,7 @@ pub trait ParallelTask: Sync {
     /// An error that ends the block.
     type Error: Send;
     /// The writes of one execution (full values or deltas), keys distinct.
-    type Writes: IntoIterator<Item = (Self::Key, Write<Self::Value>)>;
+    type Writes: ExecutionWrites<Self::Key, Self::Value>;
 
     /// Executes transaction `txn_idx`, reading through `reads` (and, where it finds
     /// nothing, the state beneath the block). Must never panic on any values it reads:
@@ -44,6 +44,55 @@ pub trait ParallelTask: Sync {
     /// that needed it.
     fn counter_base(&self, key: &Self::Key) -> Result<u64, Self::Error>;
 }
+
+/// The writes of one execution, as [`ParallelTask::execute`] returns them.
+///
+/// Any iterator of `(key, write)` pairs will do; implementing this trait for it is one
+/// line, since its one method has a default. The method exists for frontier runs (see
+/// [`Plan::frontier_run`](crate::Plan::frontier_run)): there every write is final, and a
+/// set known to hold full values only goes into the run's overlay as it is, instead of
+/// being converted into [`Write`]s and buffered until its deltas are checked. A write
+/// set that keeps its values and deltas apart (as the TOS engine's does) knows that
+/// without looking.
+///
+/// ```
+/// use blockstm_driver::{Write, ExecutionWrites};
+///
+/// let values: Vec<(u8, Write<u64>)> = vec![(1, Write::Value(5)), (2, Write::Value(6))];
+/// let values: Vec<(u8, u64)> = values.into_values().map_err(|_| "a delta").unwrap().collect();
+/// assert_eq!(values, [(1, 5), (2, 6)]);
+///
+/// let mixed: Vec<(u8, Write<u64>)> = vec![(1, Write::Value(5)), (2, Write::Delta(-1))];
+/// assert!(mixed.into_values().is_err());
+/// ```
+pub trait ExecutionWrites<K, V>: IntoIterator<Item = (K, Write<V>)> + Sized {
+    /// The writes as `(key, value)` pairs if none is a delta, or the set unchanged
+    /// (`Err`). The default always answers `Err`, which is never wrong: the driver then
+    /// takes the writes one by one.
+    fn into_values(self) -> Result<impl Iterator<Item = (K, V)>, Self> {
+        Err::<std::iter::Empty<(K, V)>, Self>(self)
+    }
+}
+
+/// A vector checks its writes once: without a delta among them, they go in as values.
+impl<K, V> ExecutionWrites<K, V> for Vec<(K, Write<V>)> {
+    fn into_values(self) -> Result<impl Iterator<Item = (K, V)>, Self> {
+        if self
+            .iter()
+            .any(|(_, write)| matches!(write, Write::Delta(_)))
+        {
+            return Err(self);
+        }
+        Ok(self.into_iter().filter_map(|(key, write)| match write {
+            Write::Value(value) => Some((key, value)),
+            // None is left: checked just above.
+            Write::Delta(_) => None,
+        }))
+    }
+}
+
+/// An array takes the default: its writes are folded one by one.
+impl<K, V, const N: usize> ExecutionWrites<K, V> for [(K, Write<V>); N] {}
 
 /// Why an execution did not produce an output.
 #[derive(Debug)]

@@ -160,8 +160,8 @@ where
     /// and predicates that reach the bottom of the block. State beneath the block never
     /// changes during it, so the first value given is kept.
     pub fn provide_base(&self, key: &K, base: u64) {
-        let id = self.index.intern(key);
-        self.index.with_slot(id, |slot| {
+        let id = self.index().intern(key);
+        self.index().with_slot(id, |slot| {
             lock(&slot.versions).base.get_or_insert(base);
         });
     }
@@ -178,7 +178,7 @@ where
         let mut deltas = 0;
         let mut saves = 0;
         for id in sets.deltas.iter() {
-            let step = self.index.with_slot(*id, |slot| {
+            let step = self.index().with_slot(*id, |slot| {
                 let mut versions = lock(&slot.versions);
                 let below = resolve(&versions, txn_idx);
                 let now_below = stamp(versions.below(txn_idx));

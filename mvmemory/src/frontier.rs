@@ -26,7 +26,7 @@ where
     pub fn discard(&self, txn_idx: TxnIndex) {
         let mut sets = lock(self.sets(txn_idx));
         for id in sets.written.drain(..) {
-            self.index.with_slot(id, |slot| {
+            self.index().with_slot(id, |slot| {
                 lock(&slot.versions).remove(txn_idx);
             });
         }
@@ -44,8 +44,8 @@ where
     /// with nothing below it left to commit).
     pub fn publish(&self, writes: impl IntoIterator<Item = (K, Version, V)>) {
         for (key, version, value) in writes {
-            let id = self.index.intern(&key);
-            let to_sink = self.index.with_slot(id, |slot| {
+            let id = self.index().intern(&key);
+            let to_sink = self.index().with_slot(id, |slot| {
                 let mut versions = lock(&slot.versions);
                 match versions.sink {
                     Some(sink) => Some((sink, value)),

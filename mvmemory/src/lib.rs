@@ -97,6 +97,7 @@ mod delta;
 mod frontier;
 mod index;
 mod memory;
+mod on_first_use;
 mod outcome;
 mod read;
 mod sink;

@@ -10,6 +10,7 @@ use smallvec::SmallVec;
 
 use crate::delta::{stamp, DeltaEntry};
 use crate::index::KeyIndex;
+use crate::on_first_use::OnFirstUse;
 use crate::sink::{Sink, SinkWrite};
 use crate::sync::{lock, AtomicUsize, Mutex};
 use crate::version::Entry;
@@ -43,6 +44,32 @@ impl<V> Default for TxnSets<V> {
     }
 }
 
+/// The key index of a block of `num_txns` transactions, with `sink_keys` (distinct)
+/// interned first and marked as sinks, so that sink `i` has key id `i`. Sized for about
+/// two new keys per transaction (a transfer's source and destination), so the index
+/// seldom grows while workers insert.
+fn build_index<K: Eq + Hash + Clone, E>(num_txns: usize, sink_keys: &[K]) -> KeyIndex<K, E> {
+    let index = KeyIndex::with_capacity(num_txns.saturating_mul(2));
+    for (position, key) in sink_keys.iter().enumerate() {
+        let id = index.intern(key);
+        assert_eq!(
+            id,
+            KeyId::from_position(position),
+            "invariant: sink keys are distinct and interned first, in order"
+        );
+        let sink = u32::try_from(position).expect("invariant: fewer than 2^32 sinks in a block");
+        index.with_slot(id, |slot| lock(&slot.versions).sink = Some(sink));
+    }
+    index
+}
+
+/// Every transaction's read and write sets, empty.
+fn build_sets<V>(num_txns: usize) -> Box<[Mutex<TxnSets<V>>]> {
+    (0..num_txns)
+        .map(|_| Mutex::new(TxnSets::default()))
+        .collect()
+}
+
 /// How many of a read set's first entries [`MVMemory::record`] checks for a written key
 /// before interning it: a transaction usually writes keys it has just read (a balance, a
 /// nonce), and comparing against a few slots it touched a moment ago is cheaper than a
@@ -51,8 +78,13 @@ const WRITE_MATCH_SCAN: usize = 8;
 
 /// The multi-version memory of one block.
 pub struct MVMemory<K, V> {
-    pub(crate) index: KeyIndex<K, Entry<V>>,
-    pub(crate) txns: Box<[Mutex<TxnSets<V>>]>,
+    /// Built on first use (see `on_first_use`), like `txns`, with the sinks' keys first.
+    pub(crate) index: OnFirstUse<KeyIndex<K, Entry<V>>>,
+    txns: OnFirstUse<Box<[Mutex<TxnSets<V>>]>>,
+    num_txns: usize,
+    /// The sinks' keys, distinct, in the order of `sinks`: interned first when the index
+    /// is built, so that sink `i` has the key id `i`.
+    pub(crate) sink_keys: Box<[K]>,
     pub(crate) sinks: Box<[Sink<V>]>,
     /// Every transaction below this one has committed and its sink writes are applied.
     /// Padded: the committer moves it on every commit, and the fields beside it are read
@@ -63,7 +95,7 @@ pub struct MVMemory<K, V> {
 impl<K, V> std::fmt::Debug for MVMemory<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MVMemory")
-            .field("txns", &self.txns.len())
+            .field("txns", &self.num_txns)
             .finish_non_exhaustive()
     }
 }
@@ -75,26 +107,46 @@ where
 {
     /// An empty memory for a block of `num_txns` transactions.
     pub fn new(num_txns: usize) -> Self {
-        let txns = (0..num_txns)
-            .map(|_| Mutex::new(TxnSets::default()))
+        Self::with_sink_keys(num_txns, Box::default())
+    }
+
+    /// An empty memory whose sinks have `sink_keys` (distinct), in their order.
+    pub(crate) fn with_sink_keys(num_txns: usize, sink_keys: Box<[K]>) -> Self {
+        let sinks = (0..sink_keys.len())
+            .map(|i| Sink::new(KeyId::from_position(i)))
             .collect();
-        // Sized for about two new keys per transaction (a transfer's source and
-        // destination), so the index seldom grows while workers insert.
         Self {
-            index: KeyIndex::with_capacity(num_txns.saturating_mul(2)),
-            txns,
-            sinks: Box::default(),
+            index: OnFirstUse::new(|| build_index(num_txns, &sink_keys)),
+            txns: OnFirstUse::new(|| build_sets(num_txns)),
+            num_txns,
+            sinks,
+            sink_keys,
             settled_below: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
     /// The block size this memory was made for.
     pub fn num_txns(&self) -> usize {
-        self.txns.len()
+        self.num_txns
+    }
+
+    /// Builds now what is otherwise built on first use (the key index, the transactions'
+    /// sets): for a block that several workers will share, whose first speculative
+    /// execution would otherwise build them while the others wait.
+    pub fn build_now(&self) {
+        self.index();
+        self.txns.force(|| build_sets(self.num_txns));
+    }
+
+    /// The key index, built now if nothing used it yet.
+    pub(crate) fn index(&self) -> &KeyIndex<K, Entry<V>> {
+        self.index
+            .force(|| build_index(self.num_txns, &self.sink_keys))
     }
 
     pub(crate) fn sets(&self, txn_idx: TxnIndex) -> &Mutex<TxnSets<V>> {
         self.txns
+            .force(|| build_sets(self.num_txns))
             .get(txn_idx as usize)
             .unwrap_or_else(|| panic!("invariant: transaction {txn_idx} is outside the block"))
     }
@@ -106,8 +158,8 @@ where
             .iter()
             .take(WRITE_MATCH_SCAN)
             .map(|read| read.key)
-            .find(|id| self.index.with_slot(*id, |slot| slot.key == *key))
-            .unwrap_or_else(|| self.index.intern(key))
+            .find(|id| self.index().with_slot(*id, |slot| slot.key == *key))
+            .unwrap_or_else(|| self.index().intern(key))
     }
 
     /// Records a finished incarnation that wrote only full values: its writes become
@@ -146,7 +198,7 @@ where
             let id = self.write_id(&key, &reads);
             let is_delta = matches!(write, Write::Delta(_));
             // A sink's write comes back out, for the transaction's own write set.
-            let sink_write = self.index.with_slot(id, |slot| {
+            let sink_write = self.index().with_slot(id, |slot| {
                 let mut versions = lock(&slot.versions);
                 if let Some(sink) = versions.sink {
                     return Some((sink, write));
@@ -186,7 +238,7 @@ where
         // writes are in: a reader then never finds a gap where sequential execution would
         // see a value from this transaction.
         for id in previous.iter().filter(|id| !sets.written.contains(id)) {
-            self.index.with_slot(*id, |slot| {
+            self.index().with_slot(*id, |slot| {
                 lock(&slot.versions).remove(version.txn_idx);
             });
         }
@@ -208,7 +260,7 @@ where
         }
         let sets = lock(self.sets(txn_idx));
         for id in sets.written.iter() {
-            self.index.with_slot(*id, |slot| {
+            self.index().with_slot(*id, |slot| {
                 if let Some(entry) = lock(&slot.versions).get_mut(txn_idx) {
                     *entry = Entry::Estimate;
                 }

@@ -21,7 +21,7 @@ where
     /// not recorded anywhere; a transaction's own reads go through
     /// [`MVMemory::read_recorded`].
     pub fn read(&self, key: &K, txn_idx: TxnIndex) -> ReadResult<V> {
-        match self.index.find(key) {
+        match self.index.get().and_then(|index| index.find(key)) {
             Some(id) => self.read_id(id, txn_idx).0,
             None => ReadResult::NotFound,
         }
@@ -39,7 +39,7 @@ where
         // Interned even when nothing was written yet: the validation of this read must
         // find a lower writer that arrives later, and the key is usually written by this
         // very transaction next.
-        let id = self.index.intern(key);
+        let id = self.index().intern(key);
         let (result, origin) = self.read_id(id, txn_idx);
         if let Some(origin) = origin {
             reads.push(ReadDescriptor::new(id, origin));
@@ -49,7 +49,7 @@ where
 
     /// The read and, unless it is a dependency or needs a base, how to validate it.
     fn read_id(&self, id: KeyId, txn_idx: TxnIndex) -> (ReadResult<V>, Option<ReadOrigin>) {
-        let read = self.index.with_slot(id, |slot| {
+        let read = self.index().with_slot(id, |slot| {
             let versions = lock(&slot.versions);
             if let Some(sink) = versions.sink {
                 return Err(sink);
@@ -116,8 +116,8 @@ where
         threshold: u64,
         reads: &mut Vec<ReadDescriptor>,
     ) -> PredicateRead {
-        let id = self.index.intern(key);
-        let resolution = self.index.with_slot(id, |slot| {
+        let id = self.index().intern(key);
+        let resolution = self.index().with_slot(id, |slot| {
             let versions = lock(&slot.versions);
             match versions.sink {
                 Some(sink) => Err(sink),

@@ -101,24 +101,14 @@ where
     /// assert_eq!(memory.read(&"exchange", 1), ReadResult::Settled { value: 105 });
     /// ```
     pub fn with_sinks(num_txns: usize, sinks: impl IntoIterator<Item = K>) -> Self {
-        let mut memory = Self::new(num_txns);
-        let mut marked = Vec::new();
-        for key in sinks {
-            let id = memory.index.intern(&key);
-            let position =
-                u32::try_from(marked.len()).expect("invariant: fewer than 2^32 sinks in a block");
-            let fresh = memory.index.with_slot(id, |slot| {
-                let mut versions = lock(&slot.versions);
-                let fresh = versions.sink.is_none();
-                versions.sink.get_or_insert(position);
-                fresh
-            });
-            if fresh {
-                marked.push(Sink::new(id));
-            }
-        }
-        memory.sinks = marked.into_boxed_slice();
-        memory
+        // Only the keys are noted here: the index that marks them is built on first use
+        // (a block run as one frontier run never builds it).
+        let mut seen = std::collections::HashSet::new();
+        let keys: Box<[K]> = sinks
+            .into_iter()
+            .filter(|key| seen.insert(key.clone()))
+            .collect();
+        Self::with_sink_keys(num_txns, keys)
     }
 
     /// Whether the memory has any sinks ([`MVMemory::with_sinks`]).
@@ -179,7 +169,7 @@ where
         match value {
             Some(value) => Ok(value.count()),
             None => self
-                .index
+                .index()
                 .with_slot(sink.id, |slot| lock(&slot.versions).base)
                 .map(Some)
                 .ok_or(NeedsBase),
@@ -187,7 +177,7 @@ where
     }
 
     pub(crate) fn sink_key(&self, sink: &Sink<V>) -> K {
-        self.index.with_slot(sink.id, |slot| slot.key.clone())
+        self.index().with_slot(sink.id, |slot| slot.key.clone())
     }
 
     /// The sink's value after `write` by `txn_idx`, kept in the write; whether the write

@@ -18,8 +18,11 @@ where
     pub fn snapshot(&self) -> Result<Vec<(K, V)>, UnfinishedAtEnd> {
         let mut out = Vec::new();
         let mut error = None;
-        self.index
-            .for_each(|slot| match lock(&slot.versions).last() {
+        // A memory whose index was never built holds no versions (a block run as one
+        // frontier run from its start keeps its writes out of the memory).
+        let index = self.index.get();
+        index.into_iter().for_each(|index| {
+            index.for_each(|slot| match lock(&slot.versions).last() {
                 Some((_, Entry::Value { value, .. })) => {
                     out.push((slot.key.clone(), value.clone()));
                 }
@@ -31,7 +34,8 @@ where
                     error = Some(UnfinishedAtEnd::Estimate { txn_idx });
                 }
                 None => {}
-            });
+            })
+        });
         for sink in self.sinks.iter() {
             if let Some(value) = &lock(&sink.state).value {
                 out.push((self.sink_key(sink), value.clone()));

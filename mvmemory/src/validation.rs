@@ -47,7 +47,7 @@ where
     /// `None` if not, `Some(true)` if it holds only as a predicate (the exact value
     /// changed).
     fn check(&self, id: KeyId, txn_idx: TxnIndex, origin: ReadOrigin) -> Option<bool> {
-        self.index.with_slot(id, |slot| {
+        self.index().with_slot(id, |slot| {
             let versions = lock(&slot.versions);
             let holds = match origin {
                 ReadOrigin::MultiVersion(version) => matches!(

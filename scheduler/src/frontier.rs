@@ -56,6 +56,11 @@ impl FrontierRun {
         self.end as TxnIndex
     }
 
+    /// The most transactions the run may start (it may stop sooner).
+    pub fn max_len(&self) -> usize {
+        self.reserved - self.start
+    }
+
     /// How many transactions the run has started.
     pub fn len(&self) -> usize {
         self.end - self.start

@@ -60,6 +60,17 @@ impl TxSummary {
         )
     }
 
+    /// Takes the summary out of `outcome`, leaving only its writes and deltas there (its
+    /// result reads `Success` and its fee and burn 0 afterwards): the outcome, hundreds of
+    /// bytes of inline write lists, then moves on whole instead of being copied apart.
+    pub(crate) fn take_from(outcome: &mut TxOutcome) -> TxSummary {
+        TxSummary {
+            result: std::mem::replace(&mut outcome.result, TxResult::Success),
+            fee: std::mem::take(&mut outcome.fee),
+            burned: std::mem::take(&mut outcome.burned),
+        }
+    }
+
     /// Folds the fee and the burn into `totals` (the same overflow errors as
     /// [`Totals::add`]); transactions must be folded in block order.
     pub(crate) fn fold_into(&self, totals: &mut Totals) -> Result<(), BlockError> {

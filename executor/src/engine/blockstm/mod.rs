@@ -44,11 +44,11 @@ use super::frame::{fall_back, preamble, run_sequentially, TxSummary};
 use super::{BlockExecutor, BlockStmCounters, Execution, ExecutionStats};
 use crate::block::{finish_block_from_writes, stored_balance, Prologue, Totals};
 use crate::model::Block;
-use crate::outcome::{BlockError, BlockOutput};
+use crate::outcome::{BlockError, BlockOutput, TxOutcome};
 use crate::vm::{execute_transaction_on, VmError};
 use blockstm_driver::{
-    run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ParallelTask, Plan,
-    SpeculativeReads, TxnIndex, Write,
+    run_parallel, CommitSink, DriverError, DriverStats, ExecuteError, ExecutionWrites,
+    ParallelTask, Plan, SpeculativeReads, TxnIndex, Write,
 };
 use contract_vm::VmKind;
 
@@ -284,7 +284,9 @@ impl BlockStmExecutor {
         };
         let schedule = Schedule {
             threads: config.threads,
-            nonce_hints: config.nonce_hints,
+            // A hint delays a speculative execution; one worker running the block as one
+            // frontier run makes none, so its hints would be computed for nothing.
+            nonce_hints: config.nonce_hints && !(config.threads == 1 && frontier_run > 0),
             frontier_run,
         };
         match execute_parallel(block, view, schedule, shape, self.vm) {
@@ -439,18 +441,45 @@ struct TosTask<'a, S: ?Sized> {
     vm: VmKind,
 }
 
-/// One execution's writes as the driver records them: values, then deltas, taken
-/// straight from the VM's two lists (not copied into a third).
-type TosWrites = std::iter::Chain<
-    std::iter::Map<
-        smallvec::IntoIter<[(StateKey, StateValue); 4]>,
-        fn((StateKey, StateValue)) -> (StateKey, Write<StateValue>),
-    >,
-    std::iter::Map<
-        smallvec::IntoIter<[(StateKey, i128); 2]>,
-        fn((StateKey, i128)) -> (StateKey, Write<StateValue>),
-    >,
->;
+/// One execution's writes as the driver records them: the VM's outcome itself, once its
+/// summary is taken out ([`TxSummary::take_from`]), so that its values and deltas stay
+/// where the VM put them and are not copied into other lists. Without deltas (every
+/// execution at the commit frontier, where none is allowed) a frontier run takes the
+/// values as they are ([`ExecutionWrites::into_values`]); otherwise the driver walks
+/// values, then deltas.
+struct TosWrites(TxOutcome);
+
+impl IntoIterator for TosWrites {
+    type Item = (StateKey, Write<StateValue>);
+    type IntoIter = std::iter::Chain<
+        std::iter::Map<
+            smallvec::IntoIter<[(StateKey, StateValue); 4]>,
+            fn((StateKey, StateValue)) -> (StateKey, Write<StateValue>),
+        >,
+        std::iter::Map<
+            smallvec::IntoIter<[(StateKey, i128); 2]>,
+            fn((StateKey, i128)) -> (StateKey, Write<StateValue>),
+        >,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let TxOutcome { writes, deltas, .. } = self.0;
+        writes
+            .into_iter()
+            .map(value_write as fn(_) -> _)
+            .chain(deltas.into_iter().map(delta_write as fn(_) -> _))
+    }
+}
+
+impl ExecutionWrites<StateKey, StateValue> for TosWrites {
+    fn into_values(self) -> Result<impl Iterator<Item = (StateKey, StateValue)>, Self> {
+        if self.0.deltas.is_empty() {
+            Ok(self.0.writes.into_iter())
+        } else {
+            Err(self)
+        }
+    }
+}
 
 fn value_write((key, value): (StateKey, StateValue)) -> (StateKey, Write<StateValue>) {
     (key, Write::Value(value))
@@ -510,16 +539,7 @@ impl<S: StateView + ?Sized> ParallelTask for TosTask<'_, S> {
             hot,
         };
         match execute_transaction_on(tx, &mut view, self.vm) {
-            Ok(outcome) => {
-                let (summary, writes, deltas) = TxSummary::split(outcome);
-                Ok((
-                    summary,
-                    writes
-                        .into_iter()
-                        .map(value_write as fn(_) -> _)
-                        .chain(deltas.into_iter().map(delta_write as fn(_) -> _)),
-                ))
-            }
+            Ok(mut outcome) => Ok((TxSummary::take_from(&mut outcome), TosWrites(outcome))),
             Err(VmError::Read(ViewError::Blocked(blocker))) => Err(ExecuteError::Blocked(blocker)),
             Err(VmError::Read(ViewError::Storage(error))) => {
                 Err(ExecuteError::Failed(error.into()))
