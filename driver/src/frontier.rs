@@ -266,9 +266,11 @@ mod tests {
     use super::*;
     use crate::{ExecuteResult, Plan, SpeculativeReads};
 
-    /// Counters beneath the block: key `k` holds `k`. Execution is never asked for here;
-    /// the tests fold writes by hand.
-    struct Counters;
+    /// Counters beneath the block: key `k` holds `k`, or, with `broken_base`, no counter
+    /// can be read there. Execution is never asked for; the tests fold writes by hand.
+    struct Counters {
+        broken_base: bool,
+    }
 
     impl ParallelTask for Counters {
         type Key = u64;
@@ -282,9 +284,14 @@ mod tests {
         }
 
         fn counter_base(&self, key: &u64) -> Result<u64, String> {
+            if self.broken_base {
+                return Err(format!("no base at {key}"));
+            }
             Ok(*key)
         }
     }
+
+    const COUNTERS: Counters = Counters { broken_base: false };
 
     struct NoSink;
 
@@ -314,7 +321,7 @@ mod tests {
     /// the overlay back as it was: replaced values return, new keys disappear.
     #[test]
     fn a_delta_that_does_not_fit_undoes_the_values_before_it() {
-        let run = BlockRun::new(&Counters, 4, Plan::default(), NoSink);
+        let run = BlockRun::new(&COUNTERS, 4, Plan::default(), NoSink);
         let mut overlay = overlay_of(&[(1, 10), (2, 20)]);
         let before = sorted(&overlay);
         let writes = vec![
@@ -333,7 +340,7 @@ mod tests {
     /// one, on the base beneath the block otherwise.
     #[test]
     fn values_and_deltas_that_fit_all_go_in() {
-        let run = BlockRun::new(&Counters, 4, Plan::default(), NoSink);
+        let run = BlockRun::new(&COUNTERS, 4, Plan::default(), NoSink);
         let mut overlay = overlay_of(&[(1, 10), (2, 20)]);
         let version = Version::new(2, 1);
         let writes = vec![
@@ -353,7 +360,7 @@ mod tests {
     /// replaces what the overlay held.
     #[test]
     fn values_only_replace_what_was_there() {
-        let run = BlockRun::new(&Counters, 4, Plan::default(), NoSink);
+        let run = BlockRun::new(&COUNTERS, 4, Plan::default(), NoSink);
         let mut overlay = overlay_of(&[(1, 10)]);
         let version = Version::new(1, 0);
         let writes = vec![(1, Write::Value(0)), (5, Write::Value(50))];
@@ -366,30 +373,11 @@ mod tests {
     /// overlay as it was.
     #[test]
     fn an_error_under_a_delta_leaves_the_overlay_as_it_was() {
-        struct Broken;
-        impl ParallelTask for Broken {
-            type Key = u64;
-            type Value = u64;
-            type Output = ();
-            type Error = String;
-            type Writes = [(u64, Write<u64>); 2];
-
-            fn execute(
-                &self,
-                _: TxnIndex,
-                _: &mut SpeculativeReads<'_, Self>,
-            ) -> ExecuteResult<Self> {
-                Err(ExecuteError::Failed("not executed in these tests".into()))
-            }
-
-            fn counter_base(&self, key: &u64) -> Result<u64, String> {
-                Err(format!("no base at {key}"))
-            }
-        }
-        let run = BlockRun::new(&Broken, 4, Plan::default(), NoSink);
+        let broken = Counters { broken_base: true };
+        let run = BlockRun::new(&broken, 4, Plan::default(), NoSink);
         let mut overlay = overlay_of(&[(1, 10)]);
         let before = sorted(&overlay);
-        let writes = [(1, Write::Value(0)), (9, Write::Delta(1))];
+        let writes = vec![(1, Write::Value(0)), (9, Write::Delta(1))];
         match run.fold(&mut overlay, Version::new(3, 0), 0, writes) {
             Err(DriverError::Execution { txn_idx: 3, error }) => assert_eq!(error, "no base at 9"),
             _ => panic!("the base's error ends the fold"),

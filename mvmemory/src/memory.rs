@@ -135,7 +135,12 @@ where
     /// execution would otherwise build them while the others wait.
     pub fn build_now(&self) {
         self.index();
-        self.txns.force(|| build_sets(self.num_txns));
+        self.all_sets();
+    }
+
+    /// Every transaction's sets, built now if nothing used them yet.
+    fn all_sets(&self) -> &[Mutex<TxnSets<V>>] {
+        self.txns.force(|| build_sets(self.num_txns))
     }
 
     /// The key index, built now if nothing used it yet.
@@ -145,8 +150,7 @@ where
     }
 
     pub(crate) fn sets(&self, txn_idx: TxnIndex) -> &Mutex<TxnSets<V>> {
-        self.txns
-            .force(|| build_sets(self.num_txns))
+        self.all_sets()
             .get(txn_idx as usize)
             .unwrap_or_else(|| panic!("invariant: transaction {txn_idx} is outside the block"))
     }

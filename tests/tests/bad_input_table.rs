@@ -544,59 +544,47 @@ fn invoke(deposits: Vec<executor::Deposit>, max_gas: u64, input: Vec<u8>) -> Tra
     )
 }
 
-#[test]
-fn a_deploy_whose_module_does_not_verify() {
-    let store = store(&[]);
-    // Eight bytes that are no sBPF instruction the verifier accepts.
-    let module = std::sync::Arc::new(storage_adapter::ModuleCode::new(&[0xff; 8]));
-    let deploy = Transaction::new(
+/// A deploy of `bytecode` from account 0.
+fn deploy(bytecode: &[u8]) -> Transaction {
+    let module = std::sync::Arc::new(storage_adapter::ModuleCode::new(bytecode));
+    Transaction::new(
         account(0),
         0,
         1,
         executor::Payload::DeployContract { module },
-    );
-    let block = block(&store, 1, vec![deploy]);
-    assert_rejected(
-        &store,
-        &block,
-        malformed(0, MalformedTransaction::InvalidModule),
-    );
+    )
+}
+
+/// A block of `tx` alone, on a fresh store, is refused: `tx` is malformed for `reason`.
+fn assert_malformed_alone(tx: Transaction, reason: MalformedTransaction) {
+    let store = store(&[]);
+    let block = block(&store, 1, vec![tx]);
+    assert_rejected(&store, &block, malformed(0, reason));
+}
+
+#[test]
+fn a_deploy_whose_module_does_not_verify() {
+    // Eight bytes that are no sBPF instruction the verifier accepts.
+    assert_malformed_alone(deploy(&[0xff; 8]), MalformedTransaction::InvalidModule);
 }
 
 #[test]
 fn an_empty_module() {
-    let store = store(&[]);
-    let module = std::sync::Arc::new(storage_adapter::ModuleCode::new(&[]));
-    let deploy = Transaction::new(
-        account(0),
-        0,
-        1,
-        executor::Payload::DeployContract { module },
-    );
-    let block = block(&store, 1, vec![deploy]);
-    assert_rejected(
-        &store,
-        &block,
-        malformed(0, MalformedTransaction::InvalidModule),
-    );
+    assert_malformed_alone(deploy(&[]), MalformedTransaction::InvalidModule);
 }
 
 #[test]
 fn a_call_with_no_gas_or_too_much() {
     for max_gas in [0, executor::model::MAX_GAS + 1, u64::MAX] {
-        let store = store(&[]);
-        let block = block(&store, 1, vec![invoke(Vec::new(), max_gas, Vec::new())]);
-        assert_rejected(
-            &store,
-            &block,
-            malformed(0, MalformedTransaction::InvalidMaxGas { max_gas }),
+        assert_malformed_alone(
+            invoke(Vec::new(), max_gas, Vec::new()),
+            MalformedTransaction::InvalidMaxGas { max_gas },
         );
     }
 }
 
 #[test]
 fn a_call_with_too_many_deposits() {
-    let store = store(&[]);
     let deposits = vec![
         executor::Deposit {
             asset: TOS,
@@ -604,22 +592,16 @@ fn a_call_with_too_many_deposits() {
         };
         executor::model::MAX_DEPOSITS + 1
     ];
-    let block = block(&store, 1, vec![invoke(deposits, 1_000, Vec::new())]);
-    assert_rejected(
-        &store,
-        &block,
-        malformed(
-            0,
-            MalformedTransaction::TooManyDeposits {
-                count: executor::model::MAX_DEPOSITS + 1,
-            },
-        ),
+    assert_malformed_alone(
+        invoke(deposits, 1_000, Vec::new()),
+        MalformedTransaction::TooManyDeposits {
+            count: executor::model::MAX_DEPOSITS + 1,
+        },
     );
 }
 
 #[test]
 fn a_deposit_of_zero() {
-    let store = store(&[]);
     let deposits = vec![
         executor::Deposit {
             asset: TOS,
@@ -630,23 +612,18 @@ fn a_deposit_of_zero() {
             amount: 0,
         },
     ];
-    let block = block(&store, 1, vec![invoke(deposits, 1_000, Vec::new())]);
-    assert_rejected(
-        &store,
-        &block,
-        malformed(0, MalformedTransaction::ZeroAmountDeposit { deposit: 1 }),
+    assert_malformed_alone(
+        invoke(deposits, 1_000, Vec::new()),
+        MalformedTransaction::ZeroAmountDeposit { deposit: 1 },
     );
 }
 
 #[test]
 fn a_call_input_over_the_limit() {
-    let store = store(&[]);
     let len = executor::model::MAX_INPUT_LEN + 1;
-    let block = block(&store, 1, vec![invoke(Vec::new(), 1_000, vec![0; len])]);
-    assert_rejected(
-        &store,
-        &block,
-        malformed(0, MalformedTransaction::InputTooLong { len }),
+    assert_malformed_alone(
+        invoke(Vec::new(), 1_000, vec![0; len]),
+        MalformedTransaction::InputTooLong { len },
     );
 }
 
