@@ -129,19 +129,20 @@ where
         // The block's last run: nobody reads above it, so its writes and outputs go
         // straight to the block's result (see `finish`) instead of through the memory and
         // the output slots.
-        let last = end as usize == self.outputs.len();
-        let mut last_writes = None;
-        if last {
-            last_writes = Some(overlay);
-        } else if !blockstm_sync::planted!("frontier_run_unpublished") {
+        let last_writes = if end as usize == self.outputs.len() {
+            Some(overlay)
+        } else {
             // (Planted bug, loom models: commit the run without publishing its writes, so
             // that higher transactions never see them.)
-            self.memory.publish(
-                overlay
-                    .into_iter()
-                    .map(|(key, (version, value))| (key, version, value)),
-            );
-        }
+            if !blockstm_sync::planted!("frontier_run_unpublished") {
+                self.memory.publish(
+                    overlay
+                        .into_iter()
+                        .map(|(key, (version, value))| (key, version, value)),
+                );
+            }
+            None
+        };
         // After the writes are in memory: the commit takes the epoch that makes
         // speculative readers above validate again.
         committer.commit_run(run);

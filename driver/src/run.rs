@@ -206,17 +206,15 @@ where
             }
             .into());
         }
-        let last_run = sync::into_inner(last_run);
         // Transactions below the last run (all of them, if none ended the block) left
         // their outputs in the slots; the run kept its own.
-        let below_last_run = last_run
-            .as_ref()
-            .map_or(num_txns, |last_run| last_run.start as usize);
-        let (last_writes, last_outputs) = match last_run {
+        let (below_last_run, last_writes, last_outputs) = match sync::into_inner(last_run) {
             Some(LastRun {
-                writes, outputs, ..
-            }) => (Some(writes), outputs),
-            None => (None, Vec::new()),
+                start,
+                writes,
+                outputs,
+            }) => (start as usize, Some(writes), outputs),
+            None => (num_txns, None, Vec::new()),
         };
         let mut final_outputs = Vec::with_capacity(num_txns);
         for (slot, txn_idx) in outputs.into_vec().into_iter().take(below_last_run).zip(0..) {

@@ -240,20 +240,16 @@ impl StateView for RocksSnapshot<'_> {
 impl RocksSnapshot<'_> {
     /// The module at `contract`, decoded once per snapshot (see `modules_read`).
     fn module(&self, contract: &ContractId) -> Result<Option<StateValue>, StorageError> {
-        let read = |modules: &FxHashMap<_, Arc<ModuleCode>>| {
-            modules
-                .get(contract)
-                .map(|module| StateValue::Module(Arc::clone(module)))
-        };
         // The map holds only decoded modules, complete when inserted: a panic elsewhere
         // under the lock leaves nothing half-done.
-        if let Some(value) = read(
-            &self
-                .modules_read
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        ) {
-            return Ok(Some(value));
+        let cached = self
+            .modules_read
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(contract)
+            .cloned();
+        if let Some(module) = cached {
+            return Ok(Some(StateValue::Module(module)));
         }
         // Read and decoded outside the lock; two threads missing at once both decode,
         // and the second insert replaces the first with an equal module.
