@@ -375,6 +375,70 @@ fn mvmemory_one_key() {
     });
 }
 
+/// 6a. The key index's id table (`mvmemory::id_table`): two threads meet key 1 first at
+/// once, while one of them also places key 2 in the same probe window. The ids come from
+/// a shared counter and each key is stored beside its id (Relaxed) before the id is
+/// offered, as the index pushes a slot before publishing its id. Both threads must get
+/// one id for key 1, never key 2's, and a lookup afterwards finds exactly those ids: a
+/// check-then-store, or a publication that does not order the stored key before the id
+/// (a reader would then not recognise the key and place it again), gives two.
+#[test]
+fn id_table_one_id_per_key() {
+    use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    use loom::sync::Arc;
+    use mvmemory::id_table::{IdTable, Lookup};
+
+    /// What the index keeps beside the table: each id's key (0 before it is stored).
+    struct Slots {
+        next: AtomicU32,
+        keys: [AtomicU64; 3],
+    }
+
+    impl Slots {
+        fn intern(&self, table: &IdTable, key: u64) -> u32 {
+            // Every key hashes to the same window, and to one fingerprint.
+            table
+                .intern(
+                    7,
+                    |id| self.keys[id as usize].load(Ordering::Relaxed) == key,
+                    || {
+                        let id = self.next.fetch_add(1, Ordering::Relaxed);
+                        self.keys[id as usize].store(key, Ordering::Relaxed);
+                        id
+                    },
+                )
+                .expect("a window of 16 words holds two keys")
+        }
+    }
+
+    model(3, || {
+        let table = Arc::new(IdTable::with_capacity(0));
+        let slots = Arc::new(Slots {
+            next: AtomicU32::new(0),
+            keys: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+        });
+        let other = {
+            let (table, slots) = (Arc::clone(&table), Arc::clone(&slots));
+            loom::thread::spawn(move || {
+                let two = slots.intern(&table, 2);
+                (slots.intern(&table, 1), two)
+            })
+        };
+        let one = slots.intern(&table, 1);
+        let (other_one, two) = other.join().expect("interning thread");
+        assert_eq!(one, other_one, "two ids for one key");
+        assert_ne!(one, two, "two keys share an id");
+        let found = |key: u64| {
+            table.find(7, |id| {
+                slots.keys[id as usize].load(Ordering::Relaxed) == key
+            })
+        };
+        assert_eq!(found(1), Lookup::Found(one));
+        assert_eq!(found(2), Lookup::Found(two));
+        assert_eq!(found(3), Lookup::Absent);
+    });
+}
+
 /// 6b. MVMemory with deltas, on one key whose base (10) is known. Transaction 0 records a
 /// delta (+5), is aborted (ESTIMATE) and records its second incarnation (`second`: a
 /// delta or a full value, leaving the key lower than the first did); transaction 1 records

@@ -10,12 +10,13 @@
 //! append-only vector of slots (`boxcar`: lock-free push and get, stable addresses), each
 //! slot with its own lock, so two transactions contend only when they touch the same key.
 //!
-//! Normally the id map is a `DashMap` (sharded read-write locks): threads interning keys
-//! in different shards never wait on each other. A direct-mapped table of atomic ids sits
-//! in front of it, so that finding a key already interned takes no lock at all (see
-//! `KeyIndex::front`). Under `cfg(loom)` a single loom mutex
-//! stands in for both the map and the slot vector, because loom can only see the locks it
-//! provides; the models check the logic above the index, not DashMap or boxcar.
+//! Normally ids are found in a lock-free table of key hashes (see `id_table`): finding a
+//! key, even a new one, takes no lock, and two threads that meet a new key at once agree
+//! on its id with one compare-and-swap. The few keys that do not fit there (their probe
+//! window full of other keys) go to an overflow `DashMap`. Under `cfg(loom)` a single
+//! loom mutex stands in for both the map and the slot vector, because loom can only see
+//! the locks it provides; the models check the logic above the index, and the id table's
+//! protocol on its own (`id_table_one_id_per_key`), not DashMap or boxcar.
 
 use std::hash::Hash;
 
@@ -162,97 +163,78 @@ impl<K, E> Slot<K, E> {
     }
 }
 
-/// DashMap shards (a power of two).
-#[cfg(not(loom))]
-const SHARDS: usize = 64;
-
-/// Entries of the front table (a power of two): at most this many keys are found without
-/// touching the id map at once.
-#[cfg(not(loom))]
-const MAX_FRONT_ENTRIES: usize = 1 << 15;
-
 #[cfg(not(loom))]
 pub(crate) struct KeyIndex<K, E> {
-    ids: dashmap::DashMap<K, KeyId, rustc_hash::FxBuildHasher>,
+    /// Key hash to id, lock-free (see `id_table`): where nearly every key is found.
+    table: crate::id_table::IdTable,
+    /// The keys that did not fit in `table` (their probe window was full of other keys):
+    /// none in a block whose keys are about as many as the index was made for.
+    overflow: dashmap::DashMap<K, KeyId, rustc_hash::FxBuildHasher>,
     slots: boxcar::Vec<Slot<K, E>>,
-    /// A direct-mapped table in front of `ids`: for each hash bucket, the id of the last
-    /// key interned there, plus one (0 is empty). A hit is checked against the slot's
-    /// key, so a stale or colliding entry only costs the lookup in `ids`.
-    ///
-    /// It exists because `ids` takes a shard lock even to find a key, and that lock's
-    /// cache line moves to whichever core asked last: a key that every transaction
-    /// touches (an exchange's balance) would move it on every access. Entries here are
-    /// written only on a miss, so a hot key's entry stays shared in every core's cache.
-    front: Box<[std::sync::atomic::AtomicU32]>,
 }
 
 #[cfg(not(loom))]
 impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
-            // Many more shards than threads: two workers rarely touch the same shard's
-            // lock word at once, so lock cache lines seldom move between cores.
-            ids: dashmap::DashMap::with_capacity_and_hasher_and_shard_amount(
-                capacity,
-                rustc_hash::FxBuildHasher,
-                SHARDS,
-            ),
+            table: crate::id_table::IdTable::with_capacity(capacity),
+            overflow: dashmap::DashMap::with_hasher(rustc_hash::FxBuildHasher),
             // Not presized: `boxcar` zeroes every bucket it allocates, and buckets made
             // up front were zeroed on one thread before the workers started (6 M
             // instructions per block of 10,000, measured with callgrind), for keys a
             // block may never touch. Grown by the workers that push, it zeroes only
-            // the buckets the block's keys fill. (The id map stays presized: it would
-            // otherwise rehash under its shard locks.)
+            // the buckets the block's keys fill.
             slots: boxcar::Vec::new(),
-            front: (0..capacity.next_power_of_two().clamp(1, MAX_FRONT_ENTRIES))
-                .map(|_| std::sync::atomic::AtomicU32::new(0))
-                .collect(),
         }
     }
 
-    /// The front-table entry of `key`.
-    fn front_entry(&self, key: &K) -> &std::sync::atomic::AtomicU32 {
+    fn hash(key: &K) -> u64 {
         use std::hash::BuildHasher;
-        let hash = rustc_hash::FxBuildHasher.hash_one(key);
-        // The table's length is a power of two; the high bits of an Fx hash are the
-        // well-mixed ones.
-        let bucket = (hash >> 32) as usize & (self.front.len() - 1);
-        &self.front[bucket]
+        rustc_hash::FxBuildHasher.hash_one(key)
+    }
+
+    /// Whether `id` is the slot of `key` (an id from the table, whose slot is in).
+    fn is_slot_of(&self, id: u32, key: &K) -> bool {
+        self.with_slot(KeyId(id), |slot| slot.key == *key)
+    }
+
+    /// A new slot for `key`; its id means nothing until the table or the overflow map
+    /// hands it out (a slot that loses a race to intern its key stays empty for good).
+    fn push_slot(&self, key: &K) -> KeyId {
+        KeyId::from_position(self.slots.push(Slot::new(key.clone())))
     }
 
     /// The id of `key`, if some transaction has read or written it.
     pub(crate) fn find(&self, key: &K) -> Option<KeyId> {
-        self.ids.get(key).map(|id| *id)
+        use crate::id_table::Lookup;
+        match self
+            .table
+            .find(Self::hash(key), |id| self.is_slot_of(id, key))
+        {
+            Lookup::Found(id) => Some(KeyId(id)),
+            Lookup::Absent => None,
+            Lookup::WindowFull => self.overflow.get(key).map(|id| *id),
+        }
     }
 
     /// The id of `key`, giving it a slot on first sight.
     pub(crate) fn intern(&self, key: &K) -> KeyId {
-        use std::sync::atomic::Ordering;
-        let front = self.front_entry(key);
-        // Acquire pairs with the Release store below: an id read here was pushed into
-        // `slots` before it was stored, so the slot is there to compare with.
-        if let Some(id) = front.load(Ordering::Acquire).checked_sub(1) {
-            let id = KeyId(id);
-            if self.with_slot(id, |slot| slot.key == *key) {
-                return id;
-            }
+        let placed = self.table.intern(
+            Self::hash(key),
+            |id| self.is_slot_of(id, key),
+            // Pushed before it is published in the table, so whoever reads the id
+            // finds the slot (the table's Release/Acquire orders the push before).
+            || self.push_slot(key).0,
+        );
+        match placed {
+            Ok(id) => KeyId(id),
+            // The key's window is full of other keys, now and for good: the key lives
+            // in the overflow map, under its shard lock, so that threads agree on it.
+            Err(pushed) => *self
+                .overflow
+                .entry(key.clone())
+                .or_insert_with(|| pushed.map_or_else(|| self.push_slot(key), KeyId)),
         }
-        let id = self.intern_slow(key);
-        front.store(id.0.saturating_add(1), Ordering::Release);
-        id
-    }
-
-    /// [`KeyIndex::intern`] through the id map.
-    fn intern_slow(&self, key: &K) -> KeyId {
-        // One probe under the shard's write lock, hit or miss: most keys of a block are
-        // new when first read (a transfer to an account nobody touched yet), and trying a
-        // read lock first would cost those a second lock and a second probe. The slot is
-        // pushed under that lock, so two threads interning the same key agree on one
-        // slot, and the id is published only once the slot is in.
-        *self
-            .ids
-            .entry(key.clone())
-            .or_insert_with(|| KeyId::from_position(self.slots.push(Slot::new(key.clone()))))
     }
 
     /// Runs `f` on the slot of `id`.
@@ -263,7 +245,8 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
             .expect("invariant: key ids come from this index"))
     }
 
-    /// Visits every slot; for the single-threaded end of a block.
+    /// Visits every slot (those that lost a race hold no versions); for the
+    /// single-threaded end of a block.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<K, E>)) {
         for (_, slot) in self.slots.iter() {
             f(slot);
@@ -341,29 +324,33 @@ mod tests {
         assert_eq!(versions.below(8), Some((7, &71)));
     }
 
-    /// A one-entry front table: every key collides with every other, so each lookup
-    /// finds another key's id there (or its own) and must check before trusting it.
+    /// An index made for one key: most keys share a probe window, which fills, and the
+    /// keys past it go to the overflow map; each lookup still gives every key its own id.
     #[test]
-    fn colliding_front_entries_never_give_another_keys_id() {
+    fn keys_past_a_full_window_keep_distinct_ids() {
         let index: KeyIndex<u32, ()> = KeyIndex::with_capacity(1);
-        assert_eq!(index.front.len(), 1);
         let ids: Vec<KeyId> = (0..100).map(|key| index.intern(&key)).collect();
+        assert!(
+            !index.overflow.is_empty(),
+            "100 keys in a 16-word table overflow"
+        );
         for round in 0..3 {
             for (key, id) in (0..100u32).zip(&ids).rev() {
                 assert_eq!(index.intern(&key), *id, "key {key}, round {round}");
                 assert_eq!(index.find(&key), Some(*id));
             }
         }
+        assert_eq!(index.find(&1_000), None);
         let mut distinct = ids.clone();
         distinct.sort_by_key(|id| id.0);
         distinct.dedup();
         assert_eq!(distinct.len(), ids.len());
     }
 
-    /// Threads interning overlapping keys through a small, shared front table agree on
-    /// one id per key, and every id names its own key's slot.
+    /// Threads interning overlapping keys through a small table (so through the
+    /// overflow map too) agree on one id per key, and every id names its own key's slot.
     #[test]
-    fn threads_interning_through_the_front_table_agree_on_ids() {
+    fn threads_interning_overlapping_keys_agree_on_ids() {
         let index: KeyIndex<u64, ()> = KeyIndex::with_capacity(8);
         let per_thread: Vec<Vec<KeyId>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..4u64)

@@ -81,6 +81,7 @@
 //! |---|---|
 //! | `version` | [`TxnIndex`], [`Incarnation`], [`Version`], and the entries of a key's version list |
 //! | `index` | Key ids and the per-key version lists behind their locks |
+//! | `id_table` | The lock-free table from key hashes to ids behind the index (public for its loom model) |
 //! | `memory` | [`MVMemory`] itself, each transaction's sets, recording and ESTIMATE marking |
 //! | `read` | Reads and predicate reads ([`MVMemory::read_recorded`], [`MVMemory::read_at_least`]) |
 //! | `captured_reads` | What a read set keeps: [`ReadDescriptor`], [`ReadOrigin`], packed |
@@ -95,6 +96,7 @@
 mod captured_reads;
 mod delta;
 mod frontier;
+pub mod id_table;
 mod index;
 mod memory;
 mod on_first_use;
