@@ -129,22 +129,49 @@ impl<E> Versions<E> {
     }
 }
 
-/// A key's id in one block's memory: its position in the slot vector.
+/// A key's id in one block's memory: where its slot is, as a stripe of the slot vector
+/// (the top [`STRIPE_BITS`] bits) and a position in that stripe.
 ///
 /// Ids are handed out by [`crate::MVMemory::read_recorded`] and only mean something to
 /// the memory that gave them out.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub struct KeyId(u32);
 
+/// How many bits of a [`KeyId`] name its stripe.
+const STRIPE_BITS: u32 = 4;
+
+/// The bits of a [`KeyId`] below its stripe: the position in the stripe.
+const POSITION_BITS: u32 = u32::BITS - STRIPE_BITS;
+
 impl KeyId {
+    /// The id of the slot at `position` of the first stripe (where the keys interned
+    /// before the workers start, the sinks', take their ids in order).
     pub(crate) fn from_position(position: usize) -> Self {
+        Self::in_stripe(0, position)
+    }
+
+    /// The id of the slot at `position` of `stripe`.
+    fn in_stripe(stripe: usize, position: usize) -> Self {
         // A block has at most 65,535 transactions of a few hundred keys each, far below
-        // `u32::MAX` distinct keys.
-        Self(u32::try_from(position).expect("invariant: fewer than 2^32 keys in a block"))
+        // 2^28 distinct keys (at some 200 bytes a slot, 2^28 would take 50 GiB).
+        let position = u32::try_from(position)
+            .ok()
+            .filter(|position| position >> POSITION_BITS == 0)
+            .expect("invariant: fewer than 2^28 keys in a stripe");
+        let stripe = u32::try_from(stripe)
+            .ok()
+            .filter(|stripe| *stripe < 1 << STRIPE_BITS)
+            .expect("invariant: a stripe number below the stripe count");
+        Self(stripe << POSITION_BITS | position)
+    }
+
+    #[cfg_attr(loom, allow(dead_code))]
+    fn stripe(self) -> usize {
+        (self.0 >> POSITION_BITS) as usize
     }
 
     fn position(self) -> usize {
-        self.0 as usize
+        (self.0 & ((1 << POSITION_BITS) - 1)) as usize
     }
 }
 
@@ -170,7 +197,32 @@ pub(crate) struct KeyIndex<K, E> {
     /// The keys that did not fit in `table` (their probe window was full of other keys):
     /// none in a block whose keys are about as many as the index was made for.
     overflow: dashmap::DashMap<K, KeyId, rustc_hash::FxBuildHasher>,
-    slots: boxcar::Vec<Slot<K, E>>,
+    /// The slots, in stripes: each thread pushes to its own stripe (see `own_stripe`),
+    /// so that the push's atomic counters stay in that thread's core.
+    slots: Box<[boxcar::Vec<Slot<K, E>>]>,
+}
+
+/// How many stripes the slot vector has.
+#[cfg(not(loom))]
+const STRIPES: usize = 1 << STRIPE_BITS;
+
+/// The stripe that the calling thread pushes new slots to.
+///
+/// A push to a `boxcar` vector takes two atomic read-modify-writes on counters shared by
+/// every pusher; with one vector, every new key moved their cache line to the core that
+/// met it, and at 2 threads the push was 8% of all the time (`perf`, p2p blocks of
+/// 10,000 transfers, the id table already lock-free). Threads are given stripes in
+/// turn, so a block's workers have stripes of their own unless there are more than
+/// `STRIPES` of them, or a block's fresh helper thread happens to wrap around to the
+/// caller's stripe; either only brings back the sharing, never a wrong id.
+#[cfg(not(loom))]
+fn own_stripe() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|stripe| *stripe)
 }
 
 #[cfg(not(loom))]
@@ -184,7 +236,7 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
             // instructions per block of 10,000, measured with callgrind), for keys a
             // block may never touch. Grown by the workers that push, it zeroes only
             // the buckets the block's keys fill.
-            slots: boxcar::Vec::new(),
+            slots: (0..STRIPES).map(|_| boxcar::Vec::new()).collect(),
         }
     }
 
@@ -198,10 +250,11 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
         self.with_slot(KeyId(id), |slot| slot.key == *key)
     }
 
-    /// A new slot for `key`; its id means nothing until the table or the overflow map
-    /// hands it out (a slot that loses a race to intern its key stays empty for good).
-    fn push_slot(&self, key: &K) -> KeyId {
-        KeyId::from_position(self.slots.push(Slot::new(key.clone())))
+    /// A new slot for `key` in `stripe`; its id means nothing until the table or the
+    /// overflow map hands it out (a slot that loses a race to intern its key stays empty
+    /// for good).
+    fn push_slot_to(&self, stripe: usize, key: &K) -> KeyId {
+        KeyId::in_stripe(stripe, self.slots[stripe].push(Slot::new(key.clone())))
     }
 
     /// The id of `key`, if some transaction has read or written it.
@@ -219,12 +272,23 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
 
     /// The id of `key`, giving it a slot on first sight.
     pub(crate) fn intern(&self, key: &K) -> KeyId {
+        self.intern_pushing_to(own_stripe(), key)
+    }
+
+    /// [`KeyIndex::intern`], a new slot going to the first stripe: for the keys interned
+    /// before the workers start (the sinks'), which thereby take the first ids in order.
+    pub(crate) fn intern_first(&self, key: &K) -> KeyId {
+        self.intern_pushing_to(0, key)
+    }
+
+    fn intern_pushing_to(&self, stripe: usize, key: &K) -> KeyId {
+        let push_slot = || self.push_slot_to(stripe, key);
         let placed = self.table.intern(
             Self::hash(key),
             |id| self.is_slot_of(id, key),
             // Pushed before it is published in the table, so whoever reads the id
             // finds the slot (the table's Release/Acquire orders the push before).
-            || self.push_slot(key).0,
+            || push_slot().0,
         );
         match placed {
             Ok(id) => KeyId(id),
@@ -233,7 +297,7 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
             Err(pushed) => *self
                 .overflow
                 .entry(key.clone())
-                .or_insert_with(|| pushed.map_or_else(|| self.push_slot(key), KeyId)),
+                .or_insert_with(|| pushed.map_or_else(push_slot, KeyId)),
         }
     }
 
@@ -241,14 +305,15 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
     pub(crate) fn with_slot<R>(&self, id: KeyId, f: impl FnOnce(&Slot<K, E>) -> R) -> R {
         f(self
             .slots
-            .get(id.position())
+            .get(id.stripe())
+            .and_then(|stripe| stripe.get(id.position()))
             .expect("invariant: key ids come from this index"))
     }
 
     /// Visits every slot (those that lost a race hold no versions); for the
     /// single-threaded end of a block.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<K, E>)) {
-        for (_, slot) in self.slots.iter() {
+        for (_, slot) in self.slots.iter().flat_map(|stripe| stripe.iter()) {
             f(slot);
         }
     }
@@ -282,6 +347,10 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
             slots.push(std::sync::Arc::new(Slot::new(key.clone())));
             KeyId::from_position(slots.len() - 1)
         })
+    }
+
+    pub(crate) fn intern_first(&self, key: &K) -> KeyId {
+        self.intern(key)
     }
 
     pub(crate) fn with_slot<R>(&self, id: KeyId, f: impl FnOnce(&Slot<K, E>) -> R) -> R {

@@ -51,7 +51,7 @@ impl<V> Default for TxnSets<V> {
 fn build_index<K: Eq + Hash + Clone, E>(num_txns: usize, sink_keys: &[K]) -> KeyIndex<K, E> {
     let index = KeyIndex::with_capacity(num_txns.saturating_mul(2));
     for (position, key) in sink_keys.iter().enumerate() {
-        let id = index.intern(key);
+        let id = index.intern_first(key);
         assert_eq!(
             id,
             KeyId::from_position(position),
