@@ -6,7 +6,9 @@
 //! to skip the oracle's timings (for `perf record` of the engine alone), and
 //! `WORKLOAD=hot-receiver` (any `blockstm compare --workload` name) for another workload
 //! than p2p, `CLAIMS=off` for one-transaction execution claims, and `SINKS=off` (or
-//! `all-hot`) to version every hot balance (or settle every one at commit). THREADS 1
+//! `all-hot`) to version every hot balance (or settle every one at commit), and
+//! `FRONTIER_RUN=N` for another frontier run length (0: none, so that one worker runs
+//! every transaction speculatively). THREADS 1
 //! runs the parallel path on one worker, to time Block-STM's bookkeeping alone.
 
 // An example program reports on stdout; that is its whole job.
@@ -36,6 +38,10 @@ fn measure<S: StateView>(view: &S, block: &executor::Block, threads: usize, repe
             _ => SinkPolicy::ReceiveOnly,
         },
         parallel_on_one_thread: true,
+        frontier_run: std::env::var("FRONTIER_RUN")
+            .ok()
+            .and_then(|run| run.parse().ok())
+            .unwrap_or(BlockStmConfig::default().frontier_run),
         ..BlockStmConfig::default()
     });
     let mut sequential = Vec::new();
