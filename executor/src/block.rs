@@ -178,7 +178,7 @@ pub fn finish_block_from_writes<S: StateView + ?Sized>(
     block: &Block,
     view: &S,
     prologue: &Prologue,
-    mut writes: Vec<(StateKey, StateValue)>,
+    writes: Vec<(StateKey, StateValue)>,
     results: Vec<TxResult>,
     totals: Totals,
 ) -> Result<BlockOutput, BlockError> {
@@ -194,7 +194,7 @@ pub fn finish_block_from_writes<S: StateView + ?Sized>(
             "write of the wrong kind at {key:?}"
         )));
     }
-    writes.sort_unstable_by_key(|(key, _)| *key);
+    let mut writes = sort_writes(threads, writes);
     if let Some(pair) = writes.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(BlockError::InvariantViolation(format!(
             "key {:?} written twice",
@@ -246,6 +246,76 @@ pub fn finish_block_from_writes<S: StateView + ?Sized>(
         burned: totals.burned,
         commit,
     })
+}
+
+/// Below this many writes a block's writes are sorted on one thread: starting a thread
+/// and merging cost more than half the sort saves.
+const MIN_WRITES_TO_SORT_IN_TWO: usize = 4_096;
+
+/// A block's final writes sorted by key, on two threads when `threads` allows it and
+/// there are enough of them.
+///
+/// The sort is the largest step of the epilogue that every engine runs after its
+/// workers are done (13.7 M of the 30 M instructions of a p2p block of 10,000 transfers,
+/// callgrind), so it bounds every parallel engine's speedup. See `sort_by_key_order`
+/// for how one part is sorted. With two threads each sorts one half, and the halves are
+/// merged; the order is the same for any thread count, since keys are distinct (a
+/// duplicate is reported after the sort either way, and stays adjacent).
+fn sort_writes(
+    threads: usize,
+    mut writes: Vec<(StateKey, StateValue)>,
+) -> Vec<(StateKey, StateValue)> {
+    if threads < 2 || writes.len() < MIN_WRITES_TO_SORT_IN_TWO {
+        sort_by_key_order(&mut writes);
+        return writes;
+    }
+    let mut high = writes.split_off(writes.len() / 2);
+    let mut low = writes;
+    let sorted_apart = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .spawn_scoped(scope, || sort_by_key_order(&mut high))
+            .ok();
+        sort_by_key_order(&mut low);
+        // No helper (the system refused a thread), or one that did not finish: the
+        // caller's thread sorts that half too (sorting keys cannot panic, so the second
+        // case is only a guard).
+        helper.is_some_and(|helper| helper.join().is_ok())
+    });
+    if !sorted_apart {
+        sort_by_key_order(&mut high);
+    }
+    merge_sorted(low, high)
+}
+
+/// Sorts writes by key: first by each key's order prefix, computed once per write
+/// (`sort_by_cached_key` sorts the numbers and then moves each write once), then by
+/// the whole key, which on input already in order is one pass of comparisons (the
+/// stable sort finds a single run) and only reorders keys that share a prefix.
+/// Comparing the 65-byte keys throughout cost about 700 instructions per write.
+fn sort_by_key_order(writes: &mut [(StateKey, StateValue)]) {
+    writes.sort_by_cached_key(|(key, _)| key.order_prefix());
+    writes.sort_by(|a, b| a.0.cmp(&b.0));
+}
+
+/// The elements of two vectors sorted by key, merged into one sorted by key.
+fn merge_sorted(
+    low: Vec<(StateKey, StateValue)>,
+    high: Vec<(StateKey, StateValue)>,
+) -> Vec<(StateKey, StateValue)> {
+    let mut merged = Vec::with_capacity(low.len() + high.len());
+    let mut low = low.into_iter().peekable();
+    let mut high = high.into_iter().peekable();
+    loop {
+        let next = match (low.peek(), high.peek()) {
+            (Some(a), Some(b)) if a.0 <= b.0 => low.next(),
+            (Some(_), Some(_)) => high.next(),
+            (Some(_), None) => low.next(),
+            (None, Some(_)) => high.next(),
+            (None, None) => break,
+        };
+        merged.extend(next);
+    }
+    merged
 }
 
 /// Registers (nonce 0) every account with a balance written in this block and no nonce,
@@ -312,8 +382,9 @@ fn register_new_accounts<S: StateView + ?Sized>(
         );
     }
     if writes.len() > before {
-        // Two sorted runs: the stable sort merges them in linear time.
-        writes.sort_by_key(|(key, _)| *key);
+        // Two sorted runs: the stable sort merges them in linear time (comparing keys in
+        // place; `sort_by_key` would copy both keys for every comparison).
+        writes.sort_by(|a, b| a.0.cmp(&b.0));
     }
     Ok(())
 }
@@ -377,4 +448,75 @@ pub(crate) fn stored_balance<S: StateView + ?Sized>(
 
 fn invalid_state(key: &StateKey) -> BlockError {
     BlockError::InvalidState(format!("value of the wrong kind at {key:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `count` writes over distinct keys (nonces and balances of `count / 2` accounts),
+    /// in a scrambled order.
+    fn scrambled_writes(count: usize) -> Vec<(StateKey, StateValue)> {
+        let mut writes: Vec<(StateKey, StateValue)> = (0..count)
+            .map(|i| {
+                let mut account = [0u8; 32];
+                account[..8].copy_from_slice(&((i / 2) as u64).to_be_bytes());
+                let account = PublicKey(account);
+                if i % 2 == 0 {
+                    (StateKey::Nonce(account), StateValue::Nonce(i as u64))
+                } else {
+                    (
+                        StateKey::Balance(account, Asset::TOS),
+                        StateValue::Balance(i as u64),
+                    )
+                }
+            })
+            .collect();
+        // A fixed permutation (multiplication by a unit modulo a prime above `count`)
+        // is enough to scramble the order.
+        let prime = 1_000_003usize;
+        writes.sort_by_key(|(key, value)| {
+            let (StateValue::Nonce(n) | StateValue::Balance(n)) = value else {
+                unreachable!("only nonces and balances here: {key:?}")
+            };
+            (*n as usize).wrapping_mul(7_919) % prime
+        });
+        writes
+    }
+
+    /// The same order as one plain sort, for every thread count and on both sides of
+    /// the size where the sort splits in two.
+    #[test]
+    fn writes_sort_the_same_on_any_thread_count() {
+        for count in [
+            0,
+            1,
+            2,
+            3,
+            MIN_WRITES_TO_SORT_IN_TWO - 1,
+            MIN_WRITES_TO_SORT_IN_TWO,
+            10_001,
+        ] {
+            let mut expected = scrambled_writes(count);
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            for threads in [0, 1, 2, 8, usize::MAX] {
+                let sorted = sort_writes(threads, scrambled_writes(count));
+                assert_eq!(sorted, expected, "{count} writes, {threads} threads");
+            }
+        }
+    }
+
+    /// A key written twice stays adjacent after the sort in two halves, so that the
+    /// epilogue's check still finds it.
+    #[test]
+    fn a_duplicate_key_stays_adjacent_across_halves() {
+        let mut writes = scrambled_writes(MIN_WRITES_TO_SORT_IN_TWO * 2);
+        let duplicate = writes[3].clone();
+        writes.push(duplicate.clone());
+        let sorted = sort_writes(2, writes);
+        assert!(sorted
+            .windows(2)
+            .any(|pair| pair[0].0 == duplicate.0 && pair[1].0 == duplicate.0));
+        assert!(sorted.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+    }
 }

@@ -89,6 +89,27 @@ impl StateKey {
         ColumnKey { bytes, len }
     }
 
+    /// The start of the key's place in the order: its kind, then the first 15 bytes of
+    /// its account or contract, as one big-endian number. It agrees with the key order
+    /// wherever it differs (`a.order_prefix() < b.order_prefix()` implies `a < b`);
+    /// keys with equal prefixes must be compared in full. Sorting a block's writes by it
+    /// first compares numbers instead of 65-byte keys, and leaves the full comparison
+    /// almost nothing to do.
+    pub fn order_prefix(&self) -> u128 {
+        let owner = match self {
+            StateKey::Nonce(account)
+            | StateKey::Balance(account, _)
+            | StateKey::Multisig(account) => account.as_bytes(),
+            StateKey::Module(contract)
+            | StateKey::ContractBalance(contract, _)
+            | StateKey::Storage(contract, _) => contract.as_bytes(),
+        };
+        let mut prefix = [0u8; 16];
+        prefix[0] = self.tag();
+        prefix[1..].copy_from_slice(&owner[..15]);
+        u128::from_be_bytes(prefix)
+    }
+
     /// A tag byte that tells the key kinds apart in the state root.
     pub(crate) fn tag(&self) -> u8 {
         match self {
@@ -429,6 +450,33 @@ mod tests {
             StateKey::ContractBalance(contract, Asset::TOS),
             StateKey::Storage(contract, StorageKey([0; 32])),
         ]
+    }
+
+    /// The order prefix never contradicts the key order: across kinds, within a kind,
+    /// and for keys that share their first 15 owner bytes (equal prefixes).
+    #[test]
+    fn order_prefix_agrees_with_the_key_order() {
+        let mut keys = one_key_of_each_kind().to_vec();
+        for (first, last) in [(0u8, 0u8), (0, 9), (7, 0), (0xff, 3)] {
+            let mut bytes = [first; 32];
+            bytes[31] = last;
+            keys.push(StateKey::Nonce(PublicKey(bytes)));
+            keys.push(StateKey::Balance(PublicKey(bytes), Asset([last; 32])));
+            keys.push(StateKey::Storage(
+                ContractId(bytes),
+                StorageKey([first; 32]),
+            ));
+        }
+        for a in &keys {
+            for b in &keys {
+                if a.order_prefix() < b.order_prefix() {
+                    assert!(a < b, "{a:?} before {b:?} by prefix only");
+                }
+                if a < b {
+                    assert!(a.order_prefix() <= b.order_prefix(), "{a:?} < {b:?}");
+                }
+            }
+        }
     }
 
     #[test]
