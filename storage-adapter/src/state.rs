@@ -93,8 +93,9 @@ impl StateKey {
     /// its account or contract, as one big-endian number. It agrees with the key order
     /// wherever it differs (`a.order_prefix() < b.order_prefix()` implies `a < b`);
     /// keys with equal prefixes must be compared in full. Sorting a block's writes by it
-    /// first compares numbers instead of 65-byte keys, and leaves the full comparison
-    /// almost nothing to do.
+    /// first compares numbers instead of 65-byte keys wherever two keys belong to
+    /// different accounts or contracts.
+    #[inline]
     pub fn order_prefix(&self) -> u128 {
         let owner = match self {
             StateKey::Nonce(account)
