@@ -298,9 +298,15 @@ fn sort_by_key_order(writes: &mut [(StateKey, StateValue)]) {
     writes.sort_by_cached_key(|(key, _)| key.order_prefix());
     for group in writes.chunk_by_mut(|(a, _), (b, _)| a.order_prefix() == b.order_prefix()) {
         if group.len() > 1 {
-            group.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+            group.sort_unstable_by(compare_keys);
         }
     }
+}
+
+/// Orders two writes by key, comparing the keys in place (`sort_by_key` would copy both
+/// 65-byte keys for every comparison).
+fn compare_keys(a: &(StateKey, StateValue), b: &(StateKey, StateValue)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
 }
 
 /// The elements of two vectors sorted by key, merged into one sorted by key.
@@ -388,9 +394,8 @@ fn register_new_accounts<S: StateView + ?Sized>(
         );
     }
     if writes.len() > before {
-        // Two sorted runs: the stable sort merges them in linear time (comparing keys in
-        // place; `sort_by_key` would copy both keys for every comparison).
-        writes.sort_by(|a, b| a.0.cmp(&b.0));
+        // Two sorted runs: the stable sort merges them in linear time.
+        writes.sort_by(compare_keys);
     }
     Ok(())
 }
@@ -504,7 +509,7 @@ mod tests {
             10_001,
         ] {
             let mut expected = scrambled_writes(count);
-            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            expected.sort_by(compare_keys);
             for threads in [0, 1, 2, 8, usize::MAX] {
                 let sorted = sort_writes(threads, scrambled_writes(count));
                 assert_eq!(sorted, expected, "{count} writes, {threads} threads");
