@@ -256,7 +256,7 @@ const MIN_WRITES_TO_SORT_IN_TWO: usize = 4_096;
 /// there are enough of them.
 ///
 /// The sort is the largest step of the epilogue that every engine runs after its
-/// workers are done (13.7 M of the 30 M instructions of a p2p block of 10,000 transfers,
+/// workers are done (13.9 M of the 30.7 M instructions of a p2p block of 10,000 transfers,
 /// callgrind), so it bounds every parallel engine's speedup. See `sort_by_key_order`
 /// for how one part is sorted. With two threads each sorts one half, and the halves are
 /// merged; the order is the same for any thread count, since keys are distinct (a
