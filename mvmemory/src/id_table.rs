@@ -63,6 +63,33 @@ pub enum Lookup {
 }
 
 /// A fixed-size lock-free table from key hashes to `u32` ids (see the module docs).
+///
+/// The caller keeps the keys, here in a vector indexed by id:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use mvmemory::id_table::{IdTable, Lookup};
+///
+/// let table = IdTable::with_capacity(16);
+/// let keys: RefCell<Vec<&str>> = RefCell::new(Vec::new());
+/// let keys = &keys;
+/// // Any hash will do; keys that share one only cost a comparison more.
+/// let hash = |key: &str| key.len() as u64;
+/// let is = |key: &'static str| move |id: u32| keys.borrow()[id as usize] == key;
+/// let intern = |key: &'static str| {
+///     table.intern(hash(key), is(key), || {
+///         keys.borrow_mut().push(key);
+///         (keys.borrow().len() - 1) as u32
+///     })
+/// };
+///
+/// let alice = intern("alice").expect("room in the window");
+/// assert_eq!(intern("alice"), Ok(alice));
+/// let bobby = intern("bobby").expect("room in the window"); // same hash, another key
+/// assert_ne!(alice, bobby);
+/// assert_eq!(table.find(hash("bobby"), is("bobby")), Lookup::Found(bobby));
+/// assert_eq!(table.find(hash("carol"), is("carol")), Lookup::Absent);
+/// ```
 pub struct IdTable {
     /// A power of two in length.
     words: Box<[AtomicU64]>,
