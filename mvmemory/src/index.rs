@@ -130,7 +130,7 @@ impl<E> Versions<E> {
 }
 
 /// A key's id in one block's memory: where its slot is, as a stripe of the slot vector
-/// (the top [`STRIPE_BITS`] bits) and a position in that stripe.
+/// (the top four bits) and a position in that stripe.
 ///
 /// Ids are handed out by [`crate::MVMemory::read_recorded`] and only mean something to
 /// the memory that gave them out.
