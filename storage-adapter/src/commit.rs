@@ -3,6 +3,7 @@
 use crate::state::{
     StateKey, StateValue, MAX_MODULE_LEN, MAX_MULTISIG_PARTICIPANTS, MAX_STORAGE_VALUE_LEN,
 };
+use crate::state_root::state_root_on;
 use crate::types::Hash;
 use crate::view::{ChainState, StorageError};
 
@@ -28,6 +29,20 @@ impl BlockCommit {
     /// are sorted here). Errors when the block does not follow `previous` or the writes are
     /// malformed.
     pub fn new(
+        previous: &ChainState,
+        topoheight: u64,
+        writes: Vec<(StateKey, StateValue)>,
+        executed: Vec<Hash>,
+        burned_supply: u64,
+    ) -> Result<Self, StorageError> {
+        Self::new_on(1, previous, topoheight, writes, executed, burned_supply)
+    }
+
+    /// [`BlockCommit::new`] with the state root hashed on two threads when `threads` is 2
+    /// or more and the block is large enough to gain from it. The commit, state root
+    /// included, is the same for any thread count.
+    pub fn new_on(
+        threads: usize,
         previous: &ChainState,
         topoheight: u64,
         writes: Vec<(StateKey, StateValue)>,
@@ -79,13 +94,15 @@ impl BlockCommit {
                 "contract value at {key:?} is empty or longer than its maximum"
             )));
         }
+        // Linear when the caller already sorted them, as the executor's epilogue does.
         executed.sort_unstable();
         if executed.windows(2).any(|pair| pair[0] == pair[1]) {
             return Err(StorageError::InvalidCommit(
                 "a transaction hash is marked twice".into(),
             ));
         }
-        let state_root = state_root(
+        let state_root = state_root_on(
+            threads,
             &previous.state_root,
             topoheight,
             burned_supply,
@@ -142,46 +159,6 @@ impl BlockCommit {
     }
 }
 
-/// The state root after a block: blake3 over the previous root, the topoheight, the
-/// burned supply, every write (key tag, key bytes, value bytes, each length-prefixed) in
-/// key order, then the executed transaction hashes in byte order.
-///
-/// Chaining the previous root means two stores agree on a root only if they agree on the
-/// whole history of writes, not just on the last block.
-pub fn state_root(
-    previous: &Hash,
-    topoheight: u64,
-    burned_supply: u64,
-    sorted_writes: &[(StateKey, StateValue)],
-    sorted_executed: &[Hash],
-) -> Hash {
-    // The whole preimage is laid out in one buffer and hashed in one call: blake3 hashes a
-    // long input many chunks at a time, while thousands of tiny `update` calls would each
-    // pay its per-call cost. The bytes are exactly the documented layout either way.
-    let mut bytes = Vec::with_capacity(
-        128 + sorted_writes.len() * (1 + 64 + 4 + 16) + sorted_executed.len() * 32,
-    );
-    bytes.extend_from_slice(b"tos-blockstm/state-root/v1");
-    bytes.extend_from_slice(previous.as_bytes());
-    bytes.extend_from_slice(&topoheight.to_be_bytes());
-    bytes.extend_from_slice(&burned_supply.to_be_bytes());
-    bytes.extend_from_slice(&(sorted_writes.len() as u64).to_be_bytes());
-    let mut value_bytes = Vec::with_capacity(64);
-    for (key, value) in sorted_writes {
-        bytes.push(key.tag());
-        bytes.extend_from_slice(key.column_key().as_ref());
-        value_bytes.clear();
-        value.encode_into(&mut value_bytes);
-        bytes.extend_from_slice(&(value_bytes.len() as u32).to_be_bytes());
-        bytes.extend_from_slice(&value_bytes);
-    }
-    bytes.extend_from_slice(&(sorted_executed.len() as u64).to_be_bytes());
-    for hash in sorted_executed {
-        bytes.extend_from_slice(hash.as_bytes());
-    }
-    Hash::digest(&bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,17 +175,31 @@ mod tests {
     }
 
     #[test]
-    fn root_depends_on_every_input() {
-        let base = state_root(&Hash::ZERO, 1, 0, &writes(), &[]);
-        assert_eq!(base, state_root(&Hash::ZERO, 1, 0, &writes(), &[]));
-        assert_ne!(base, state_root(&Hash([1; 32]), 1, 0, &writes(), &[]));
-        assert_ne!(base, state_root(&Hash::ZERO, 2, 0, &writes(), &[]));
-        assert_ne!(base, state_root(&Hash::ZERO, 1, 1, &writes(), &[]));
-        assert_ne!(base, state_root(&Hash::ZERO, 1, 0, &writes()[..1], &[]));
-        assert_ne!(
-            base,
-            state_root(&Hash::ZERO, 1, 0, &writes(), &[Hash::ZERO])
-        );
+    fn commit_is_the_same_on_any_thread_count() {
+        // Large enough that two threads hash the root in two halves.
+        let writes: Vec<_> = (0..2_000u64)
+            .map(|index| {
+                let account = crate::types::PublicKey::from_index(index);
+                (
+                    StateKey::Balance(account, Asset::TOS),
+                    StateValue::Balance(index),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let executed: Vec<Hash> = (0..2_000u64)
+            .map(|index| Hash::digest(&index.to_le_bytes()))
+            .collect();
+        let chain = ChainState::default();
+        let one = BlockCommit::new(&chain, 0, writes.clone(), executed.clone(), 3)
+            .expect("well-formed commit");
+        for threads in [0, 2, usize::MAX] {
+            let other =
+                BlockCommit::new_on(threads, &chain, 0, writes.clone(), executed.clone(), 3)
+                    .expect("well-formed commit");
+            assert_eq!(other, one, "{threads} threads");
+        }
     }
 
     #[test]

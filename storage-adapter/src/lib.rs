@@ -15,11 +15,12 @@ mod memory;
 #[cfg(feature = "rocksdb")]
 mod rocks;
 mod state;
+mod state_root;
 mod store;
 mod types;
 mod view;
 
-pub use commit::{state_root, BlockCommit};
+pub use commit::BlockCommit;
 pub use memory::{MemorySnapshot, MemoryStore};
 #[cfg(feature = "rocksdb")]
 pub use rocks::{RocksOptions, RocksSnapshot, RocksStore};
@@ -27,6 +28,7 @@ pub use state::{
     ColumnKey, ModuleCode, MultisigConfig, StateKey, StateValue, StorageValue, MAX_MODULE_LEN,
     MAX_MULTISIG_PARTICIPANTS, MAX_STORAGE_VALUE_LEN,
 };
+pub use state_root::state_root;
 pub use store::BlockStore;
 pub use types::{Asset, ContractId, Hash, PublicKey, StorageKey};
 pub use view::{ChainState, StateView, StorageError};
