@@ -242,7 +242,7 @@ impl<'a, T: ParallelTask + ?Sized> SpeculativeReads<'a, T> {
 
     /// A read inside a frontier run: the run's own writes, then the final memory below
     /// the run ([`read_below_run`]).
-    #[inline]
+    #[inline(always)]
     fn read_final(
         &self,
         key: &T::Key,
