@@ -258,8 +258,10 @@ pub fn finish_block_from_writes<S: StateView + ?Sized>(
     })
 }
 
-/// Below this many writes a block's writes are sorted on one thread: starting a thread
-/// and merging cost more than half the sort saves.
+/// Below this many writes and hashes together, a block's writes and hashes are sorted on
+/// one thread: starting a thread costs more than it saves. From this many writes alone,
+/// the writes are split between two threads; below it, one thread sorts them while the
+/// other sorts the hashes.
 const MIN_WRITES_TO_SORT_IN_TWO: usize = 4_096;
 
 /// Sorts a block's final writes by key and the hashes of its executed transactions in
@@ -276,9 +278,24 @@ const MIN_WRITES_TO_SORT_IN_TWO: usize = 4_096;
 /// The order is the same for any thread count: keys that share a prefix, a duplicate
 /// included, land in the same part.
 fn sort_effects(threads: usize, writes: &mut [(StateKey, StateValue)], executed: &mut [Hash]) {
-    if threads < 2 || writes.len() < MIN_WRITES_TO_SORT_IN_TWO {
+    if threads < 2 || writes.len().saturating_add(executed.len()) < MIN_WRITES_TO_SORT_IN_TWO {
         sort_by_key_order(writes);
         sort_hashes(executed);
+        return;
+    }
+    if writes.len() < MIN_WRITES_TO_SORT_IN_TWO {
+        // Few writes and many hashes (a block of transfers among few accounts): the
+        // helper sorts the hashes while the caller sorts the writes.
+        let sorted_apart = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .spawn_scoped(scope, || sort_hashes(executed))
+                .ok();
+            sort_by_key_order(writes);
+            helper.is_some_and(|helper| helper.join().is_ok())
+        });
+        if !sorted_apart {
+            sort_hashes(executed);
+        }
         return;
     }
     // The caller also partitions the writes and sorts the hashes, which take about two
@@ -682,22 +699,28 @@ mod tests {
     }
 
     /// The same order as one plain sort, for every thread count and on both sides of
-    /// the size where the sort splits in two.
+    /// the sizes where the sort splits in two, with as many hashes as writes or many
+    /// more.
     #[test]
     fn writes_sort_the_same_on_any_thread_count() {
-        for count in [
-            0,
-            1,
-            2,
-            3,
-            MIN_WRITES_TO_SORT_IN_TWO - 1,
-            MIN_WRITES_TO_SORT_IN_TWO,
-            10_001,
+        let min = MIN_WRITES_TO_SORT_IN_TWO;
+        for (count, hash_count) in [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (min / 2 - 1, min / 2),
+            (min / 2, min / 2),
+            (3, min),
+            (min - 1, min - 1),
+            (min, min),
+            (min - 1, 3 * min),
+            (10_001, 10_001),
         ] {
             let mut expected = scrambled_writes(count);
             expected.sort_by(compare_keys);
             let hashes = || -> Vec<Hash> {
-                (0..count as u64)
+                (0..hash_count as u64)
                     .map(|i| Hash::digest(&i.to_le_bytes()))
                     .collect()
             };
