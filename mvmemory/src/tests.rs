@@ -684,3 +684,46 @@ fn discard_forgets_an_earlier_incarnation() {
     memory.publish([("b", Version::new(1, 1), 3)]);
     assert_eq!(memory.snapshot().expect("only values"), vec![("b", 3)]);
 }
+
+/// The parts of a snapshot hold every key once between them, for any number of parts
+/// (sinks in the first); parts at or past the count, and zero parts, hold nothing.
+#[test]
+fn snapshot_parts_hold_each_key_once() {
+    let m = sink_memory(40, &[7]);
+    m.provide_base(&7, 1);
+    for txn in 0..40u32 {
+        m.record_writes(
+            Version::new(txn, 0),
+            vec![],
+            [
+                (7, delta(1)),
+                (100 + txn % 17, Write::Value(u64::from(txn))),
+            ],
+        );
+    }
+    for txn in 0..40 {
+        assert!(matches!(settle(&m, txn), DeltaCommit::Resolved { .. }));
+    }
+    let mut whole = m.snapshot().expect("settled");
+    whole.sort_unstable();
+    assert_eq!(whole.len(), 18);
+    assert!(m.key_count() >= 17);
+    for parts in [1usize, 2, 3, 5, 17, 18, 40, 41] {
+        let mut joined = Vec::new();
+        for part in 0..parts {
+            joined.extend(m.snapshot_part(part, parts).expect("settled"));
+        }
+        joined.sort_unstable();
+        assert_eq!(joined, whole, "{parts} parts");
+        assert_eq!(m.snapshot_part(parts, parts), Ok(vec![]));
+        assert_eq!(m.snapshot_part(usize::MAX, parts), Ok(vec![]));
+    }
+    assert_eq!(m.snapshot_part(0, 0), Ok(vec![]));
+    // No product overflows: the last of usize::MAX parts is the last slot of each stripe.
+    assert!(
+        m.snapshot_part(usize::MAX - 1, usize::MAX)
+            .expect("settled")
+            .len()
+            <= 17
+    );
+}
