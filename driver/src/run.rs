@@ -5,7 +5,7 @@
 //! settled sinks in `settle`; this module holds what ties them together.
 
 use crossbeam_utils::CachePadded;
-use mvmemory::{Counter, MVMemory};
+use mvmemory::MVMemory;
 use scheduler::Scheduler;
 
 use crate::commit::SinkSlot;
@@ -65,9 +65,8 @@ where
     if TxnIndex::try_from(num_txns).is_err() {
         return Err(DriverError::TooManyTransactions { num_txns });
     }
+    let run = BlockRun::new(task, num_txns, plan, sink);
     let threads = threads.clamp(1, num_txns.max(1));
-    let mut run = BlockRun::new(task, num_txns, plan, sink);
-    run.threads = threads;
     if threads > 1 {
         run.memory.build_now();
     }
@@ -94,57 +93,6 @@ where
     });
     stats.wall_nanos = crate::stats::nanos(started.elapsed());
     run.finish(stats)
-}
-
-/// Below this many keys in the memory, `finish` collects the final writes on one thread:
-/// starting a second costs more than it saves.
-#[cfg(not(loom))]
-const MIN_KEYS_TO_COLLECT_IN_TWO: usize = 4_096;
-
-/// The final value of every key the memory holds that the block's last run did not write
-/// (the last run's writes are the latest at their keys: they replace what the memory
-/// holds there), on two threads when `threads` allows it and the memory is large. At two
-/// threads this was about a tenth of the time after the workers returned on a
-/// p2p-10,000 block, in memory.
-fn final_writes<K, V, E>(
-    memory: &MVMemory<K, V>,
-    last_writes: Option<&Overlay<K, V>>,
-    threads: usize,
-) -> Result<Vec<(K, V)>, DriverError<E>>
-where
-    K: Eq + std::hash::Hash + Clone + Send + Sync,
-    V: Counter + Send + Sync,
-{
-    let collect = |part: usize, parts: usize| -> Result<Vec<(K, V)>, Invariant> {
-        let mut writes = memory
-            .snapshot_part(part, parts)
-            .map_err(|error| Invariant::Snapshot(error.to_string()))?;
-        if let Some(last_writes) = last_writes {
-            writes.retain(|(key, _)| !last_writes.contains_key(key));
-        }
-        Ok(writes)
-    };
-    #[cfg(not(loom))]
-    if threads > 1 && memory.key_count() >= MIN_KEYS_TO_COLLECT_IN_TWO {
-        let (low, high) = std::thread::scope(|scope| {
-            let helper = std::thread::Builder::new()
-                .spawn_scoped(scope, || collect(1, 2))
-                .ok();
-            let low = collect(0, 2);
-            // No helper (the system refused a thread), or one that did not finish: the
-            // caller collects that part too.
-            let high = helper
-                .and_then(|helper| helper.join().ok())
-                .unwrap_or_else(|| collect(1, 2));
-            (low, high)
-        });
-        let mut writes = low?;
-        writes.extend(high?);
-        return Ok(writes);
-    }
-    #[cfg(loom)]
-    let _ = threads;
-    Ok(collect(0, 1)?)
 }
 
 /// A transaction's latest output, tagged with the incarnation that produced it.
@@ -176,9 +124,6 @@ pub struct BlockRun<'t, T: ParallelTask, S> {
     /// The frontier run that ended the block, if one did: kept out of the memory and the
     /// output slots (nothing above it reads them) and merged into the result by `finish`.
     pub(crate) last_run: LastRunSlot<T>,
-    /// How many threads the block may use (1 unless [`run_parallel`] says otherwise):
-    /// `finish` collects a large memory's final writes on two of them when it may.
-    pub(crate) threads: usize,
 }
 
 /// Where the frontier run that ended the block leaves its writes and outputs.
@@ -230,7 +175,6 @@ where
             settle_waiters: Mutex::new(Vec::new()),
             lowest_settle_waiter: AtomicUsize::new(usize::MAX),
             last_run: Mutex::new(None),
-            threads: 1,
         }
     }
 
@@ -249,7 +193,6 @@ where
             sink,
             error,
             last_run,
-            threads,
             ..
         } = self;
         if let Some(error) = sync::into_inner(error) {
@@ -298,8 +241,13 @@ where
             }
             .into());
         }
-        let mut writes = final_writes(&memory, last_writes.as_ref(), threads)?;
+        let mut writes = memory
+            .snapshot()
+            .map_err(|error| Invariant::Snapshot(error.to_string()))?;
         if let Some(last_writes) = last_writes {
+            // The last run's writes are the latest at their keys: they replace what the
+            // memory holds there.
+            writes.retain(|(key, _)| !last_writes.contains_key(key));
             writes.extend(
                 last_writes
                     .into_iter()

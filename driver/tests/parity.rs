@@ -120,29 +120,3 @@ fn empty_block_runs() {
     assert!(run.outputs.is_empty() && run.writes.is_empty() && sink.committed.is_empty());
     assert_eq!(block.executions.load(Ordering::Relaxed), 0);
 }
-
-/// A block that writes more keys than `finish` collects on one thread: with two or more
-/// threads its final writes are gathered in two parts, and hold each key once with the
-/// baseline's value, whether the block ends in a frontier run (whose writes replace the
-/// memory's) or not.
-#[test]
-fn a_block_of_many_keys_gathers_its_writes_in_two_parts() {
-    for frontier_run in [0, 64] {
-        let mut block = MockBlock::new(
-            (0..20_000u64).map(|i| i.wrapping_mul(2_654_435_761)),
-            HashMap::new(),
-            50_000,
-        );
-        block.frontier_run = frontier_run;
-        let (outputs, writes) = sequential(&block);
-        assert!(writes.len() > 4_096, "{} keys written", writes.len());
-        for threads in [2, 3] {
-            let (run, _) = block
-                .run_into(threads, OrderSink::default())
-                .expect("no error");
-            assert_eq!(run.outputs, outputs);
-            assert_eq!(run.writes.len(), writes.len(), "each key once");
-            assert_eq!(run.writes.into_iter().collect::<HashMap<_, _>>(), writes);
-        }
-    }
-}

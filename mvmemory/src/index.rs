@@ -310,41 +310,13 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
             .expect("invariant: key ids come from this index"))
     }
 
-    /// How many slots there are (those that lost a race included); for the end of a block.
-    pub(crate) fn len(&self) -> usize {
-        self.slots.iter().map(|stripe| stripe.count()).sum()
-    }
-
-    /// Visits the slots of part `part` of `parts` (those that lost a race hold no
-    /// versions): each stripe is cut into `parts` runs of positions, so that the parts
-    /// together visit every slot once, and threads that take one part each share the work
-    /// evenly whichever stripes the workers filled. For the end of a block, once no slot
-    /// is added any more; a part past the last visits nothing.
-    pub(crate) fn for_each_in_part(
-        &self,
-        part: usize,
-        parts: usize,
-        mut f: impl FnMut(&Slot<K, E>),
-    ) {
-        for stripe in self.slots.iter() {
-            for position in part_range(stripe.count(), part, parts) {
-                if let Some(slot) = stripe.get(position) {
-                    f(slot);
-                }
-            }
+    /// Visits every slot (those that lost a race hold no versions); for the
+    /// single-threaded end of a block.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<K, E>)) {
+        for (_, slot) in self.slots.iter().flat_map(|stripe| stripe.iter()) {
+            f(slot);
         }
     }
-}
-
-/// Positions `part` of `parts` out of `0..count`: the parts, in order, cover `0..count`
-/// once each; a part at or past `parts` is empty, and no part is asked of zero parts.
-fn part_range(count: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
-    if part >= parts {
-        return 0..0;
-    }
-    // In u128, so that no product overflows whatever `part` and `parts` are.
-    let bound = |part: usize| (count as u128 * part as u128 / parts as u128) as usize;
-    bound(part)..bound(part + 1)
 }
 
 #[cfg(loom)]
@@ -391,18 +363,9 @@ impl<K: Eq + Hash + Clone, E> KeyIndex<K, E> {
         f(&slot)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        crate::sync::lock(&self.inner).1.len()
-    }
-
-    pub(crate) fn for_each_in_part(
-        &self,
-        part: usize,
-        parts: usize,
-        mut f: impl FnMut(&Slot<K, E>),
-    ) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<K, E>)) {
         let slots = crate::sync::lock(&self.inner).1.clone();
-        for slot in &slots[part_range(slots.len(), part, parts)] {
+        for slot in &slots {
             f(slot);
         }
     }
