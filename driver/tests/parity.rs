@@ -120,3 +120,28 @@ fn empty_block_runs() {
     assert!(run.outputs.is_empty() && run.writes.is_empty() && sink.committed.is_empty());
     assert_eq!(block.executions.load(Ordering::Relaxed), 0);
 }
+
+/// A block that writes thousands of keys on several threads, ending in a frontier run
+/// (whose writes replace the memory's at their keys) or not: every key once, with the
+/// baseline's value.
+#[test]
+fn a_block_of_many_keys_writes_each_once() {
+    for frontier_run in [0, 64] {
+        let mut block = MockBlock::new(
+            (0..20_000u64).map(|i| i.wrapping_mul(2_654_435_761)),
+            HashMap::new(),
+            50_000,
+        );
+        block.frontier_run = frontier_run;
+        let (outputs, writes) = sequential(&block);
+        assert!(writes.len() > 4_096, "{} keys written", writes.len());
+        for threads in [2, 3] {
+            let (run, _) = block
+                .run_into(threads, OrderSink::default())
+                .expect("no error");
+            assert_eq!(run.outputs, outputs);
+            assert_eq!(run.writes.len(), writes.len(), "each key once");
+            assert_eq!(run.writes.into_iter().collect::<HashMap<_, _>>(), writes);
+        }
+    }
+}
