@@ -162,24 +162,15 @@ impl BlockCommit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state_root::tests::writes;
     use crate::types::{Asset, PublicKey};
-
-    fn writes() -> Vec<(StateKey, StateValue)> {
-        vec![
-            (StateKey::Nonce(PublicKey([1; 32])), StateValue::Nonce(0)),
-            (
-                StateKey::Balance(PublicKey([1; 32]), Asset::TOS),
-                StateValue::Balance(5),
-            ),
-        ]
-    }
 
     #[test]
     fn commit_is_the_same_on_any_thread_count() {
         // Large enough that two threads hash the root in two halves.
         let writes: Vec<_> = (0..2_000u64)
             .map(|index| {
-                let account = crate::types::PublicKey::from_index(index);
+                let account = PublicKey::from_index(index);
                 (
                     StateKey::Balance(account, Asset::TOS),
                     StateValue::Balance(index),

@@ -194,11 +194,12 @@ fn feed(hasher: &mut blake3::Hasher, parts: &[&[u8]], start: usize, end: usize) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::{Asset, PublicKey};
 
-    fn writes() -> Vec<(StateKey, StateValue)> {
+    /// Two writes of one account, sorted (the commit's tests use them too).
+    pub(crate) fn writes() -> Vec<(StateKey, StateValue)> {
         vec![
             (StateKey::Nonce(PublicKey([1; 32])), StateValue::Nonce(0)),
             (
