@@ -180,7 +180,7 @@ pub fn finish_block_from_writes<S: StateView + ?Sized>(
     block: &Block,
     view: &S,
     prologue: &Prologue,
-    writes: Vec<(StateKey, StateValue)>,
+    mut writes: Vec<(StateKey, StateValue)>,
     results: Vec<TxResult>,
     totals: Totals,
 ) -> Result<BlockOutput, BlockError> {
@@ -203,7 +203,6 @@ pub fn finish_block_from_writes<S: StateView + ?Sized>(
         .filter(|(_, result)| result.is_charged())
         .map(|(tx, _)| *tx.hash())
         .collect();
-    let mut writes = writes;
     sort_effects(threads, &mut writes, &mut executed);
     if let Some(pair) = writes.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(BlockError::InvariantViolation(format!(

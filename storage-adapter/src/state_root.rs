@@ -49,20 +49,27 @@ pub(crate) fn state_root_on(
     sorted_writes: &[(StateKey, StateValue)],
     sorted_executed: &[Hash],
 ) -> Hash {
-    let mut head = Vec::with_capacity(encoded_len(sorted_writes.len(), sorted_executed.len()));
-    encode_header(
-        previous,
-        topoheight,
-        burned_supply,
-        sorted_writes.len(),
-        &mut head,
-    );
-    if threads < 2 || sorted_writes.len() + sorted_executed.len() < MIN_ENTRIES_IN_TWO {
-        encode_writes(sorted_writes, &mut head);
-        encode_executed(sorted_executed, &mut head);
-        return digest(&[&head]);
+    let header = |capacity: usize| {
+        let mut bytes = Vec::with_capacity(capacity);
+        encode_header(
+            previous,
+            topoheight,
+            burned_supply,
+            sorted_writes.len(),
+            &mut bytes,
+        );
+        bytes
+    };
+    if threads < 2 || sorted_writes.len().saturating_add(sorted_executed.len()) < MIN_ENTRIES_IN_TWO
+    {
+        let mut bytes = header(encoded_len(sorted_writes.len(), sorted_executed.len()));
+        encode_writes(sorted_writes, &mut bytes);
+        encode_executed(sorted_executed, &mut bytes);
+        return digest(&[&bytes]);
     }
     let (low, high) = sorted_writes.split_at(sorted_writes.len() / 2);
+    // Each part's buffer is sized for its own share, allocated once.
+    let mut head = header(encoded_len(low.len(), 0));
     let encode_tail = || {
         let mut tail = Vec::with_capacity(encoded_len(high.len(), sorted_executed.len()));
         encode_writes(high, &mut tail);
